@@ -1,0 +1,146 @@
+import re
+
+from allauth.account.forms import LoginForm as AllauthLoginForm
+from django import forms
+from django.contrib.auth import password_validation
+from django.utils.translation import gettext_lazy as _
+
+HANDLE_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,29}$")
+
+
+class LoginForm(AllauthLoginForm):
+    """ "Bienvenida": Cuenta (handle or e-mail), Contraseña, Recordarme."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["login"].label = _("Cuenta")
+        self.fields["login"].widget.attrs.update(
+            {"placeholder": _("juan@kona o tu correo"), "autocapitalize": "none"}
+        )
+        self.fields["password"].label = _("Contraseña")
+        self.fields["password"].help_text = ""
+        if "remember" in self.fields:
+            self.fields["remember"].label = _("Recordarme")
+
+
+class ClaimStartForm(forms.Form):
+    provider_code = forms.CharField(
+        label=_("Código"),
+        max_length=12,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    number = forms.CharField(
+        label=_("Contrato"),
+        max_length=32,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    phone = forms.CharField(
+        label=_("Número"),
+        max_length=24,
+        help_text=_("El celular que registraste al contratar, a 10 dígitos."),
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
+    )
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("Código"),
+        min_length=6,
+        max_length=6,
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "pattern": "[0-9]{6}"}
+        ),
+    )
+
+    def clean_code(self) -> str:
+        code = self.cleaned_data["code"].strip()
+        if not code.isdigit():
+            raise forms.ValidationError(_("El código tiene 6 dígitos."))
+        return code
+
+
+class SetPasswordMixin(forms.Form):
+    """Contraseña + Confirmar contraseña, checked by every validator for `self.user`."""
+
+    password1 = forms.CharField(
+        label=_("Contraseña"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label=_("Confirmar contraseña"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def password_user(self):
+        raise NotImplementedError
+
+    def clean(self):
+        cleaned = super().clean()
+        password1 = cleaned.get("password1")
+        password2 = cleaned.get("password2")
+        if password1 and password2 and password1 != password2:
+            self.add_error("password2", _("Las contraseñas no coinciden."))
+        elif password1:
+            try:
+                password_validation.validate_password(password1, self.password_user())
+            except forms.ValidationError as error:
+                self.add_error("password1", error)
+        return cleaned
+
+
+class NewAccountForm(SetPasswordMixin):
+    """ "Nueva cuenta": the name before the @, and a password."""
+
+    field_order = ["name", "password1", "password2"]
+
+    name = forms.CharField(
+        label=_("Cuenta"),
+        max_length=30,
+        help_text=_("Minúsculas, números, punto o guion; de 3 a 30 caracteres."),
+        widget=forms.TextInput(attrs={"autocapitalize": "none", "autocomplete": "username"}),
+    )
+
+    def __init__(self, *args, contract, **kwargs):
+        self.contract = contract
+        super().__init__(*args, **kwargs)
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip().lower()
+        domain = "@" + self.contract.provider.handle_domain
+        if name.endswith(domain):
+            name = name[: -len(domain)]
+        if not HANDLE_NAME_PATTERN.match(name):
+            raise forms.ValidationError(
+                _("Usa de 3 a 30 minúsculas, números, punto, guion o guion bajo.")
+            )
+        return name
+
+    def password_user(self):
+        from .models import User
+
+        return User(
+            username=f"{self.cleaned_data.get('name', '')}@{self.contract.provider.handle_domain}",
+            first_name=self.contract.holder_name,
+            email=self.contract.email,
+            provider=self.contract.provider,
+        )
+
+
+class NewPasswordForm(SetPasswordMixin):
+    def __init__(self, *args, user, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def password_user(self):
+        return self.user
+
+
+class PasswordResetRequestForm(forms.Form):
+    login = forms.CharField(
+        label=_("Cuenta"),
+        max_length=254,
+        help_text=_("Tu cuenta (juan@kona) o tu correo."),
+        widget=forms.TextInput(attrs={"autocapitalize": "none", "autocomplete": "username"}),
+    )

@@ -1,0 +1,205 @@
+import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts.models import Contract, Provider, User
+from accounts.phones import phone_normalize
+from plans.models import Plan, Zone
+
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = "antena-admin-demo"
+
+PROVIDERS = [
+    {
+        "code": "111",
+        "name": "KONA",
+        "handle_domain": "kona",
+        "country": "MX",
+        "currency": "MXN",
+        "locale": "es_MX",
+        "time_zone": "America/Mexico_City",
+        "require_special_character": False,
+        "support_phone": "5511647608",
+        "brand_color": "#d2232a",
+        "zones": ["Centro", "Norte"],
+        "plans": [
+            ("Plan Básico", 10, 2, Decimal("250.00"), "prepaid"),
+            ("Plan Avanzado", 20, 5, Decimal("350.00"), "prepaid"),
+        ],
+        "contracts": [
+            # number, holder, address, phone, email, zone, plan, paid_until offset (days)
+            (
+                "1001",
+                "Rosa Martínez Ruiz",
+                "Av. Juárez 120, Centro, CDMX",
+                "5512345678",
+                "",
+                "Centro",
+                "Plan Básico",
+                12,
+            ),
+            (
+                "1002",
+                "Juan Pérez López",
+                "Calle Pino 45, Norte, CDMX",
+                "5587654321",
+                "",
+                "Norte",
+                "Plan Avanzado",
+                20,
+            ),
+            (
+                "1003",
+                "Juan Pérez López",
+                "Calle Cedro 8, Norte, CDMX",
+                "5587654321",
+                "",
+                "Norte",
+                "Plan Básico",
+                3,
+            ),
+        ],
+        "claimed": [("1002", "juan", "Kona-demo-2026")],
+    },
+    {
+        "code": "222",
+        "name": "Interatos",
+        "handle_domain": "interatos",
+        "country": "AR",
+        "currency": "ARS",
+        "locale": "es_AR",
+        "time_zone": "America/Argentina/Cordoba",
+        "require_special_character": True,
+        "support_phone": "03546 412345",
+        "brand_color": "#1565c0",
+        "zones": ["Calamuchita"],
+        "plans": [("PLAN 6 MEGAS", 6, 1, Decimal("2590.00"), "postpaid")],
+        "contracts": [
+            (
+                "1001",
+                "Carlos Gómez",
+                "San Martín 230, Santa Rosa de Calamuchita",
+                "+54 9 3546 41-2345",
+                "",
+                "Calamuchita",
+                "PLAN 6 MEGAS",
+                None,
+            ),
+            (
+                "2002",
+                "Laura Fernández",
+                "Belgrano 55, Villa General Belgrano",
+                "+54 9 3546 45-6789",
+                "laura@example.com",
+                "Calamuchita",
+                "PLAN 6 MEGAS",
+                None,
+            ),
+        ],
+        "claimed": [("2002", "laura", "Interatos-demo.2026")],
+    },
+]
+
+
+class Command(BaseCommand):
+    help = "Load two demo ISPs (KONA-like and Interatos-like) with contracts. Safe to run twice."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        lines = ["", "Antena demo data", "================"]
+        for spec in PROVIDERS:
+            provider, _created = Provider.objects.get_or_create(
+                code=spec["code"],
+                defaults={
+                    key: spec[key]
+                    for key in (
+                        "name",
+                        "handle_domain",
+                        "country",
+                        "currency",
+                        "locale",
+                        "time_zone",
+                        "require_special_character",
+                        "support_phone",
+                        "brand_color",
+                    )
+                },
+            )
+            zones = {
+                name: Zone.objects.get_or_create(provider=provider, name=name)[0]
+                for name in spec["zones"]
+            }
+            plans = {}
+            for name, down, up, price, mode in spec["plans"]:
+                plan, created = Plan.objects.get_or_create(
+                    provider=provider,
+                    name=name,
+                    defaults={
+                        "download_mbps": down,
+                        "upload_mbps": up,
+                        "price": price,
+                        "period_days": 30,
+                        "billing_mode": mode,
+                    },
+                )
+                if created:
+                    plan.zones.set(zones.values())
+                plans[name] = plan
+            today = provider.today()
+            for number, holder, address, phone, email, zone, plan, offset in spec["contracts"]:
+                Contract.objects.get_or_create(
+                    provider=provider,
+                    number=number,
+                    defaults={
+                        "holder_name": holder,
+                        "installation_address": address,
+                        "phone": phone_normalize(phone, country=provider.country),
+                        "email": email,
+                        "zone": zones[zone],
+                        "plan": plans[plan],
+                        "billing_mode": plans[plan].billing_mode,
+                        "paid_until": (
+                            today + datetime.timedelta(days=offset) if offset is not None else None
+                        ),
+                    },
+                )
+            lines.append("")
+            lines.append(f"{provider.name} — Código {provider.code}")
+            for number, name, password in spec["claimed"]:
+                contract = Contract.objects.get(provider=provider, number=number)
+                username = f"{name}@{provider.handle_domain}"
+                user = User.objects.filter(username=username).first()
+                if user is None:
+                    user = User(
+                        username=username,
+                        provider=provider,
+                        email=contract.email,
+                        phone=contract.phone,
+                        first_name=contract.holder_name,
+                    )
+                    user.set_password(password)
+                    user.save()
+                if contract.user_id is None:
+                    contract.user = user
+                    contract.claimed_at = contract.created_at
+                    contract.save(update_fields=["user", "claimed_at"])
+                login = f"{username} (o {user.email})" if user.email else username
+                lines.append(f"  Ingresar:        Cuenta {login} / Contraseña {password}")
+            for number, _holder, _address, phone, *_rest in spec["contracts"]:
+                contract = Contract.objects.get(provider=provider, number=number)
+                if contract.user_id is None:
+                    lines.append(
+                        f"  Crear una cuenta: Código {provider.code} · Contrato {number} · "
+                        f"Número {phone}"
+                    )
+        if not User.objects.filter(username=ADMIN_USERNAME).exists():
+            User.objects.create_superuser(ADMIN_USERNAME, "admin@antena.local", ADMIN_PASSWORD)
+        lines.append("")
+        lines.append(f"Admin (/admin/): {ADMIN_USERNAME} / {ADMIN_PASSWORD}")
+        if settings.ADMIN_REQUIRE_MFA:
+            lines.append("  (these settings require TOTP: the admin sets it up at first login)")
+        lines.append("The SMS codes appear in this console (SMS_BACKEND=console).")
+        self.stdout.write("\n".join(lines))

@@ -1,0 +1,171 @@
+import datetime
+import zoneinfo
+
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+handle_domain_validator = RegexValidator(
+    r"^[a-z0-9][a-z0-9-]{1,30}$",
+    _("Solo minúsculas, números y guiones (2 a 31 caracteres)."),
+)
+
+
+class Provider(models.Model):
+    """An ISP: the tenant every other row belongs to."""
+
+    code = models.CharField(
+        _("código"),
+        max_length=12,
+        unique=True,
+        validators=[RegexValidator(r"^\d{2,12}$", _("El código es numérico."))],
+        help_text=_("Lo teclea el abonado en «Crear una cuenta», p. ej. 111."),
+    )
+    name = models.CharField(_("nombre"), max_length=120)
+    handle_domain = models.CharField(
+        _("dominio de cuentas"),
+        max_length=31,
+        unique=True,
+        validators=[handle_domain_validator],
+        help_text=_("Se agrega a las cuentas: juan → juan@kona."),
+    )
+    country = models.CharField(_("país"), max_length=2, help_text=_("ISO 3166, p. ej. MX, AR."))
+    currency = models.CharField(_("moneda"), max_length=3, help_text=_("ISO 4217, p. ej. MXN."))
+    locale = models.CharField(_("formato regional"), max_length=10, default="es_MX")
+    time_zone = models.CharField(_("zona horaria"), max_length=64, default="America/Mexico_City")
+    require_special_character = models.BooleanField(
+        _("contraseña con caracter especial"),
+        default=False,
+        help_text=_("Exige al menos un caracter especial en las contraseñas de sus abonados."),
+    )
+    support_phone = models.CharField(_("teléfono de atención"), max_length=32, blank=True)
+    brand_color = models.CharField(_("color de marca"), max_length=7, default="#0b5fff")
+    tax_id = models.CharField(_("identificación fiscal"), max_length=32, blank=True)
+    is_active = models.BooleanField(_("activo"), default=True)
+
+    class Meta:
+        verbose_name = _("proveedor")
+        verbose_name_plural = _("proveedores")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} · {self.name}"
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    def today(self) -> datetime.date:
+        """The calendar date right now where the ISP is."""
+        return timezone.localdate(timezone=self.tzinfo)
+
+
+class User(AbstractUser):
+    """A login. Subscribers belong to one provider; staff may belong to none."""
+
+    provider = models.ForeignKey(
+        Provider,
+        verbose_name=_("proveedor"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="users",
+    )
+    phone = models.CharField(_("celular"), max_length=20, blank=True)
+
+    class Meta(AbstractUser.Meta):
+        verbose_name = _("usuario")
+        verbose_name_plural = _("usuarios")
+
+
+class Contract(models.Model):
+    class BillingMode(models.TextChoices):
+        PREPAID = "prepaid", _("prepago")
+        POSTPAID = "postpaid", _("pospago")
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("activo")
+        SUSPENDED = "suspended", _("suspendido")
+        CANCELLED = "cancelled", _("cancelado")
+
+    provider = models.ForeignKey(
+        Provider, verbose_name=_("proveedor"), on_delete=models.PROTECT, related_name="contracts"
+    )
+    number = models.CharField(_("contrato"), max_length=32)
+    holder_name = models.CharField(_("titular"), max_length=200)
+    installation_address = models.CharField(_("dirección de instalación"), max_length=300)
+    phone = models.CharField(_("número"), max_length=20, help_text=_("Celular registrado, E.164."))
+    email = models.EmailField(_("correo electrónico"), blank=True)
+    zone = models.ForeignKey(
+        "plans.Zone", verbose_name=_("zona"), on_delete=models.PROTECT, related_name="contracts"
+    )
+    plan = models.ForeignKey(
+        "plans.Plan", verbose_name=_("plan"), on_delete=models.PROTECT, related_name="contracts"
+    )
+    billing_mode = models.CharField(
+        _("modalidad"), max_length=10, choices=BillingMode.choices, default=BillingMode.PREPAID
+    )
+    paid_until = models.DateField(_("vigencia"), null=True, blank=True)
+    status = models.CharField(
+        _("estado"), max_length=10, choices=Status.choices, default=Status.ACTIVE
+    )
+    user = models.ForeignKey(
+        User,
+        verbose_name=_("cuenta"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="contracts",
+    )
+    claimed_at = models.DateTimeField(_("reclamado el"), null=True, blank=True)
+    created_at = models.DateTimeField(_("creado el"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("actualizado el"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("contrato")
+        verbose_name_plural = _("contratos")
+        ordering = ["provider", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "number"], name="contract_number_unique_per_provider"
+            ),
+        ]
+        indexes = [models.Index(fields=["provider", "phone"])]
+
+    def __str__(self) -> str:
+        return f"{self.number} · {self.holder_name}"
+
+    def credit_days(self, *, today: datetime.date | None = None) -> int:
+        """Días de crédito restantes: days from today (ISP time zone) to vigencia, never < 0."""
+        if self.paid_until is None:
+            return 0
+        today = today or self.provider.today()
+        return max(0, (self.paid_until - today).days)
+
+
+class VerificationCode(models.Model):
+    """A 6-digit code sent by SMS. Only its keyed hash is stored."""
+
+    class Purpose(models.TextChoices):
+        CLAIM = "claim", _("reclamo de contrato")
+        PASSWORD_RESET = "password_reset", _("recuperar contraseña")
+
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
+    token = models.CharField(max_length=64, unique=True)
+    code_hash = models.CharField(max_length=64)
+    contract = models.ForeignKey(
+        Contract, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    expires_at = models.DateTimeField()
+    consumed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("código de verificación")
+        verbose_name_plural = _("códigos de verificación")

@@ -1,0 +1,217 @@
+"""Every write of the accounts app. Keyword-only, atomic, named <noun>_<verb>."""
+
+import hashlib
+import hmac
+import logging
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from allauth.account.forms import default_token_generator
+from allauth.account.utils import user_pk_to_url_str
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .models import Contract, User, VerificationCode
+from .sms import sms_send
+
+logger = logging.getLogger(__name__)
+
+
+class ClaimError(Exception):
+    """The claim cannot go on; the message is safe to show the subscriber."""
+
+
+def _code_hash(*, token: str, code: str) -> str:
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, f"{token}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def verification_token_new() -> str:
+    """A random token for the browser's session, issued whether or not anything matched."""
+    return secrets.token_urlsafe(32)
+
+
+@transaction.atomic
+def verification_code_issue(
+    *,
+    token: str,
+    purpose: VerificationCode.Purpose,
+    phone: str,
+    provider_name: str,
+    contract: Contract | None = None,
+    user: User | None = None,
+) -> VerificationCode:
+    """Create a 6-digit code tied to `token` and text it to `phone` once the row is committed."""
+    code = f"{secrets.randbelow(10**6):06d}"
+    verification = VerificationCode.objects.create(
+        purpose=purpose,
+        token=token,
+        code_hash=_code_hash(token=token, code=code),
+        contract=contract,
+        user=user,
+        expires_at=timezone.now() + timedelta(seconds=settings.VERIFICATION_CODE_TTL_SECONDS),
+    )
+    minutes = settings.VERIFICATION_CODE_TTL_SECONDS // 60
+    body = _("%(provider)s: tu código es %(code)s. Vence en %(minutes)s minutos.") % {
+        "provider": provider_name,
+        "code": code,
+        "minutes": minutes,
+    }
+    # An error from the gateway propagates to the caller after the commit: the code
+    # row stays unusable-but-harmless and expires on its own.
+    transaction.on_commit(lambda: sms_send(to=phone, body=body))
+    return verification
+
+
+@transaction.atomic
+def verification_code_verify(
+    *, token: str, purpose: VerificationCode.Purpose, code: str
+) -> VerificationCode | None:
+    """The code row when `code` is right, unused, unexpired and within its tries; else None.
+
+    A wrong code uses up one try; a right code works once.
+    """
+    verification = (
+        VerificationCode.objects.select_for_update().filter(token=token, purpose=purpose).first()
+    )
+    if verification is None:
+        return None
+    usable = (
+        verification.consumed_at is None
+        and verification.expires_at > timezone.now()
+        and verification.attempts < settings.VERIFICATION_CODE_MAX_ATTEMPTS
+    )
+    if not usable:
+        return None
+    if not hmac.compare_digest(verification.code_hash, _code_hash(token=token, code=code)):
+        verification.attempts += 1
+        verification.save(update_fields=["attempts"])
+        return None
+    verification.consumed_at = timezone.now()
+    verification.save(update_fields=["consumed_at"])
+    return verification
+
+
+def verification_codes_purge(*, older_than: timedelta = timedelta(days=1)) -> int:
+    """Delete codes that expired more than `older_than` ago. Returns how many."""
+    deleted, _by_model = VerificationCode.objects.filter(
+        expires_at__lt=timezone.now() - older_than
+    ).delete()
+    return deleted
+
+
+def contract_claim_start(*, contract: Contract, token: str) -> VerificationCode:
+    """Step 1 of "Crear una cuenta" for a contract that matched: text a code to its phone."""
+    return verification_code_issue(
+        token=token,
+        purpose=VerificationCode.Purpose.CLAIM,
+        phone=contract.phone,
+        provider_name=contract.provider.name,
+        contract=contract,
+    )
+
+
+def _contract_lock_unclaimed(*, contract_id: int) -> Contract:
+    contract = (
+        Contract.objects.select_for_update()
+        .select_related("provider")
+        .filter(pk=contract_id, status=Contract.Status.ACTIVE, user__isnull=True)
+        .first()
+    )
+    if contract is None:
+        raise ClaimError(_("Este contrato ya tiene una cuenta. Ingresa con ella."))
+    return contract
+
+
+@transaction.atomic
+def contract_claim(*, contract_id: int, name: str, password: str) -> User:
+    """Step 3 ("Nueva cuenta"): create the login `name@domain` and give it the contract."""
+    contract = _contract_lock_unclaimed(contract_id=contract_id)
+    provider = contract.provider
+    username = f"{name}@{provider.handle_domain}"
+    if User.objects.filter(username__iexact=username).exists():
+        raise ClaimError(
+            _("La cuenta %(username)s ya existe. Elige otro nombre.") % {"username": username}
+        )
+    user = User(
+        username=username,
+        provider=provider,
+        email=contract.email,
+        phone=contract.phone,
+        first_name=contract.holder_name[:150],
+    )
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        raise ClaimError(
+            _("La cuenta %(username)s ya existe. Elige otro nombre.") % {"username": username}
+        ) from None
+    _contract_give(contract=contract, user=user)
+    logger.info(
+        "contract claimed provider=%s contract_id=%s user_id=%s",
+        provider.code,
+        contract.pk,
+        user.pk,
+    )
+    return user
+
+
+@transaction.atomic
+def contract_attach(*, contract_id: int, user: User) -> Contract:
+    """A signed-in subscriber claims one more contract of the same ISP into their login."""
+    contract = _contract_lock_unclaimed(contract_id=contract_id)
+    if contract.provider_id != user.provider_id:
+        raise ClaimError(_("Este contrato es de otro proveedor; crea una cuenta aparte."))
+    _contract_give(contract=contract, user=user)
+    logger.info("contract attached contract_id=%s user_id=%s", contract.pk, user.pk)
+    return contract
+
+
+def _contract_give(*, contract: Contract, user: User) -> None:
+    contract.user = user
+    contract.claimed_at = timezone.now()
+    contract.save(update_fields=["user", "claimed_at", "updated_at"])
+
+
+@transaction.atomic
+def password_reset_start(*, user: User, token: str | None, reset_url_base: str) -> None:
+    """ "Olvidé mi contraseña": a code by SMS to the registered phone (when `token` is given
+    for the browser to type it) and a link by e-mail when one is on file."""
+    provider_name = user.provider.name if user.provider else "Antena"
+    if token and user.phone:
+        verification_code_issue(
+            token=token,
+            purpose=VerificationCode.Purpose.PASSWORD_RESET,
+            phone=user.phone,
+            provider_name=provider_name,
+            user=user,
+        )
+    if user.email:
+        path = reverse(
+            "account_reset_password_from_key",
+            kwargs={
+                "uidb36": user_pk_to_url_str(user),
+                "key": default_token_generator.make_token(user),
+            },
+        )
+        body = _(
+            "Hola. Pediste cambiar la contraseña de %(username)s. Abre este enlace para "
+            "elegir una nueva: %(url)s\n\nSi no lo pediste, ignora este correo."
+        ) % {"username": user.username, "url": reset_url_base.rstrip("/") + path}
+        subject = _("%(provider)s: cambia tu contraseña") % {"provider": provider_name}
+        transaction.on_commit(
+            lambda: send_mail(subject, body, None, [user.email], fail_silently=False)
+        )
+
+
+@transaction.atomic
+def user_password_set(*, user: User, password: str) -> None:
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    logger.info("password set user_id=%s", user.pk)

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("crear/", views.claim_start, name="claim_start"),
+    path("crear/codigo/", views.claim_verify, name="claim_verify"),
+    path("crear/nueva/", views.claim_account, name="claim_account"),
+    path("recuperar/", views.password_reset_request, name="password_reset_request"),
+    path("recuperar/codigo/", views.password_reset_verify, name="password_reset_verify"),
+    path("recuperar/nueva/", views.password_reset_set, name="password_reset_set"),
+    path("contrato/", views.contract_switch, name="contract_switch"),
+    path("", views.my_account, name="my_account"),
+]

@@ -1,0 +1,29 @@
+from django.contrib import admin
+
+from .models import Plan, Zone
+
+
+@admin.register(Zone)
+class ZoneAdmin(admin.ModelAdmin):
+    list_display = ["name", "provider"]
+    list_filter = ["provider"]
+    list_select_related = ["provider"]
+    search_fields = ["name"]
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "provider",
+        "download_mbps",
+        "upload_mbps",
+        "price",
+        "period_days",
+        "billing_mode",
+        "is_active",
+    ]
+    list_filter = ["provider", "billing_mode", "is_active", "zones"]
+    list_select_related = ["provider"]
+    search_fields = ["name"]
+    filter_horizontal = ["zones"]

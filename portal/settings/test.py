@@ -1,0 +1,17 @@
+"""pytest: like production where it matters, fast where it does not."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+SECRET_KEY = "test-only-not-secret"
+# A non-UTC zone catches naive dates (see STYLE.md).
+TIME_ZONE = "America/Mexico_City"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SMS_BACKEND = "accounts.sms.LocmemBackend"
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+ADMIN_REQUIRE_MFA = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+REQUIRE_SERVICES = env.bool("REQUIRE_SERVICES", default=False)

@@ -1,0 +1,72 @@
+import logging
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+
+from accounts.context_processors import request_contracts
+
+logger = logging.getLogger(__name__)
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Inicio: the contract being looked at, its titular, the handle and días de crédito."""
+    _contracts, contract = request_contracts(request)
+    context = {}
+    if contract is not None:
+        context["credit_days"] = contract.credit_days()
+    return render(request, "portal/home.html", context)
+
+
+@login_required
+def services(request: HttpRequest) -> HttpResponse:
+    """Servicios: the contracted plan."""
+    return render(request, "portal/services.html")
+
+
+UPCOMING_PAGES = {
+    "statement": _("Estado de cuenta"),
+    "invoices": _("Facturas"),
+    "prepaid_plans": _("Planes prepago"),
+    "support": _("Soporte"),
+}
+
+
+@login_required
+def upcoming(request: HttpRequest, page: str) -> HttpResponse:
+    return render(request, "portal/upcoming.html", {"title": UPCOMING_PAGES[page]})
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when the database (and Redis, when configured) answer; 503 otherwise."""
+    checks: dict[str, str] = {}
+    healthy = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as error:  # noqa: BLE001 - any failure means unhealthy
+        logger.warning("healthz: database unreachable: %s", type(error).__name__)
+        checks["database"] = "error"
+        healthy = False
+    if settings.REDIS_URL:
+        import redis
+
+        try:
+            redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping()
+            checks["redis"] = "ok"
+        except redis.RedisError as error:
+            logger.warning("healthz: redis unreachable: %s", type(error).__name__)
+            checks["redis"] = "error"
+            healthy = False
+    else:
+        checks["redis"] = "not configured"
+    return JsonResponse(
+        {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
+    )

@@ -1,0 +1,51 @@
+import os
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+
+from accounts import sms
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def _redis_reachable() -> bool:
+    if not settings.REDIS_URL:
+        return False
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping())
+    except redis.RedisError:
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked postgres/redis skip on a bare dev box, and fail under REQUIRE_SERVICES=1."""
+    on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    redis_up = _redis_reachable()
+    missing = {"postgres": not on_postgres, "redis": not redis_up}
+    for item in items:
+        for marker, is_missing in missing.items():
+            if item.get_closest_marker(marker) and is_missing:
+                reason = f"{marker} not available (set DATABASE_URL / REDIS_URL)"
+                if REQUIRE_SERVICES:
+                    item.add_marker(pytest.mark.usefixtures("_fail_missing_service"))
+                    item.user_properties.append(("missing_service", reason))
+                else:
+                    item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture
+def _fail_missing_service(request):
+    reasons = [value for key, value in request.node.user_properties if key == "missing_service"]
+    pytest.fail("REQUIRE_SERVICES=1 but " + "; ".join(reasons))
+
+
+@pytest.fixture(autouse=True)
+def _clean_slate():
+    """Every test starts with no rate-limit counters and an empty SMS outbox."""
+    cache.clear()
+    sms.outbox.clear()
+    yield
+    sms.outbox.clear()

@@ -28,13 +28,12 @@ class AdminRequiresMFAMiddleware:
             if not has_totp:
                 messages.warning(
                     request,
-                    _(
-                        "Para entrar a la administración activa primero la verificación en dos pasos."
-                    ),
+                    _("Para entrar a la administración activa la verificación en dos pasos."),
                 )
                 return redirect(reverse("mfa_activate_totp") + "?next=/admin/")
             used_mfa = any(
-                record.get("method") == "mfa" for record in get_authentication_records(request)
+                record.get("method") == "mfa"
+                for record in get_authentication_records(request, request.user)
             )
             if not used_mfa:
                 logout(request)

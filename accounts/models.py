@@ -169,3 +169,6 @@ class VerificationCode(models.Model):
     class Meta:
         verbose_name = _("código de verificación")
         verbose_name_plural = _("códigos de verificación")
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} #{self.pk}"

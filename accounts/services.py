@@ -6,9 +6,9 @@ import logging
 import secrets
 from datetime import timedelta
 
-from django.conf import settings
 from allauth.account.forms import default_token_generator
 from allauth.account.utils import user_pk_to_url_str
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.urls import reverse

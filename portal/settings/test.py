@@ -17,3 +17,5 @@ STORAGES = {
 REQUIRE_SERVICES = env.bool("REQUIRE_SERVICES", default=False)
 # Serve static files from the apps and static/ without collectstatic.
 WHITENOISE_AUTOREFRESH = True
+# Tasks run in-process in tests; integration tests start a real worker and switch this off.
+CELERY_TASK_ALWAYS_EAGER = True

@@ -63,7 +63,9 @@ class UserFactory(factory.django.DjangoModelFactory):
         skip_postgeneration_save = True
 
     provider = factory.SubFactory(ProviderFactory)
-    username = factory.LazyAttributeSequence(lambda o, n: f"user{n}@{o.provider.handle_domain}")
+    username = factory.LazyAttributeSequence(
+        lambda o, n: f"user{n}@{o.provider.handle_domain}" if o.provider else f"staff{n}"
+    )
     phone = "+525512345678"
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 

@@ -42,7 +42,19 @@ class Provider(models.Model):
     )
     support_phone = models.CharField(_("teléfono de atención"), max_length=32, blank=True)
     brand_color = models.CharField(_("color de marca"), max_length=7, default="#0b5fff")
+    legal_name = models.CharField(_("razón social"), max_length=200, blank=True)
     tax_id = models.CharField(_("identificación fiscal"), max_length=32, blank=True)
+    tax_address = models.CharField(_("domicilio fiscal"), max_length=300, blank=True)
+    logo = models.FileField(_("logo"), upload_to="providers/logos/", blank=True)
+    currency_format = models.CharField(
+        _("formato de importes"),
+        max_length=32,
+        blank=True,
+        help_text=_(
+            "Patrón de Babel/CLDR; vacío usa el del formato regional. "
+            "Ej. «¤ #,##0.00» muestra $ 2.590,00 en es_AR."
+        ),
+    )
     is_active = models.BooleanField(_("activo"), default=True)
 
     class Meta:

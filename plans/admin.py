@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Plan, Zone
+from .models import Plan, Promotion, Zone
 
 
 @admin.register(Zone)
@@ -27,3 +27,12 @@ class PlanAdmin(admin.ModelAdmin):
     list_select_related = ["provider"]
     search_fields = ["name"]
     filter_horizontal = ["zones"]
+
+
+@admin.register(Promotion)
+class PromotionAdmin(admin.ModelAdmin):
+    list_display = ["title", "provider", "starts_on", "ends_on", "effect", "is_active"]
+    list_filter = ["provider", "effect", "is_active"]
+    list_select_related = ["provider"]
+    search_fields = ["title", "text"]
+    filter_horizontal = ["zones", "plans"]

@@ -13,9 +13,8 @@ admin.site.site_title = "Antena"
 urlpatterns = [
     path("", views.home, name="home"),
     path("servicios/", views.services, name="services"),
-    path("estado-de-cuenta/", views.upcoming, {"page": "statement"}, name="statement"),
-    path("facturas/", views.upcoming, {"page": "invoices"}, name="invoices"),
-    path("planes/", views.upcoming, {"page": "prepaid_plans"}, name="prepaid_plans"),
+    path("", include("billing.urls")),
+    path("", include("plans.urls")),
     path("soporte/", views.upcoming, {"page": "support"}, name="support"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", LoginView.as_view(), name="account_login"),

@@ -9,17 +9,25 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
 from accounts.context_processors import request_contracts
+from billing.selectors import invoice_last, ledger_balance
+from plans.selectors import promotions_active_for
 
 logger = logging.getLogger(__name__)
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """Inicio: the contract being looked at, its titular, the handle and días de crédito."""
+    """Inicio: prepaid shows días de crédito and vigencia; postpaid the last invoice and
+    Balance C/C; both the contract, titular, cuenta and the running promotions."""
     _contracts, contract = request_contracts(request)
     context = {}
     if contract is not None:
-        context["credit_days"] = contract.credit_days()
+        context["promotions"] = promotions_active_for(contract=contract)
+        if contract.billing_mode == contract.BillingMode.PREPAID:
+            context["credit_days"] = contract.credit_days()
+        else:
+            context["last_invoice"] = invoice_last(contract=contract)
+            context["balance"] = ledger_balance(contract=contract)
     return render(request, "portal/home.html", context)
 
 
@@ -30,9 +38,6 @@ def services(request: HttpRequest) -> HttpResponse:
 
 
 UPCOMING_PAGES = {
-    "statement": _("Estado de cuenta"),
-    "invoices": _("Facturas"),
-    "prepaid_plans": _("Planes prepago"),
     "support": _("Soporte"),
 }
 

@@ -7,6 +7,7 @@ from django.db import transaction
 
 from accounts.models import Contract, Provider, User
 from accounts.phones import phone_normalize
+from billing.demo import postpaid_history_seed, prepaid_history_seed
 from plans.models import Plan, Zone
 
 ADMIN_USERNAME = "admin"
@@ -24,6 +25,10 @@ PROVIDERS = [
         "require_special_character": False,
         "support_phone": "5511647608",
         "brand_color": "#d2232a",
+        "legal_name": "KONA Telecomunicaciones S.A. de C.V.",
+        "tax_id": "RFC KTE150101AB1",
+        "tax_address": "Av. Juárez 1, Centro, CDMX",
+        "currency_format": "",
         "zones": ["Centro", "Norte"],
         "plans": [
             ("Plan Básico", 10, 2, Decimal("250.00"), "prepaid"),
@@ -75,6 +80,10 @@ PROVIDERS = [
         "require_special_character": True,
         "support_phone": "03546 412345",
         "brand_color": "#1565c0",
+        "legal_name": "Interatos S.A.S.",
+        "tax_id": "CUIT 30-71234567-8",
+        "tax_address": "San Martín 100, Santa Rosa de Calamuchita, Córdoba",
+        "currency_format": "¤ #,##0.00",
         "zones": ["Calamuchita"],
         "plans": [("PLAN 6 MEGAS", 6, 1, Decimal("2590.00"), "postpaid")],
         "contracts": [
@@ -114,18 +123,9 @@ class Command(BaseCommand):
             provider, _created = Provider.objects.get_or_create(
                 code=spec["code"],
                 defaults={
-                    key: spec[key]
-                    for key in (
-                        "name",
-                        "handle_domain",
-                        "country",
-                        "currency",
-                        "locale",
-                        "time_zone",
-                        "require_special_character",
-                        "support_phone",
-                        "brand_color",
-                    )
+                    key: value
+                    for key, value in spec.items()
+                    if key not in ("code", "zones", "plans", "contracts", "claimed")
                 },
             )
             zones = {
@@ -186,6 +186,10 @@ class Command(BaseCommand):
                     contract.user = user
                     contract.claimed_at = contract.created_at
                     contract.save(update_fields=["user", "claimed_at"])
+                if contract.billing_mode == Contract.BillingMode.PREPAID:
+                    prepaid_history_seed(contract=contract)
+                else:
+                    postpaid_history_seed(contract=contract)
                 login = f"{username} (o {user.email})" if user.email else username
                 lines.append(f"  Ingresar:        Cuenta {login} / Contraseña {password}")
             for number, _holder, _address, phone, *_rest in spec["contracts"]:

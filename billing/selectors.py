@@ -1,0 +1,47 @@
+"""Reads of billing, scoped to the subscriber's own contracts."""
+
+from decimal import Decimal
+
+from django.db.models import F, QuerySet, Sum, Window
+
+from accounts.models import Contract, User
+from accounts.money import money_quantize
+
+from .models import Invoice, LedgerEntry
+
+
+def ledger_balance(*, contract: Contract) -> Decimal:
+    """Balance C/C: the sum of every entry (negative when the subscriber owes)."""
+    total = LedgerEntry.objects.filter(contract=contract).aggregate(total=Sum("amount"))["total"]
+    # SQLite sums decimals as floats: back to exact cents.
+    return money_quantize(total if total is not None else Decimal("0"))
+
+
+def statement_entries(*, contract: Contract) -> QuerySet[LedgerEntry]:
+    """The contract's entries, newest first, each with the balance right after it."""
+    return (
+        LedgerEntry.objects.filter(contract=contract)
+        .annotate(
+            running_balance=Window(Sum("amount"), order_by=[F("occurred_on").asc(), F("id").asc()])
+        )
+        .order_by("-occurred_on", "-id")
+    )
+
+
+def invoices_for(*, contract: Contract) -> QuerySet[Invoice]:
+    return Invoice.objects.filter(contract=contract).order_by("-issue_date", "-number")
+
+
+def invoice_last(*, contract: Contract) -> Invoice | None:
+    return invoices_for(contract=contract).exclude(status=Invoice.Status.VOID).first()
+
+
+def invoice_for_user(*, user: User, number: int) -> Invoice | None:
+    """One of the user's own invoices by its number; None for anybody else's."""
+    if not user.is_authenticated or user.provider_id is None:
+        return None
+    return (
+        Invoice.objects.select_related("contract", "provider")
+        .filter(provider_id=user.provider_id, number=number, contract__user=user)
+        .first()
+    )

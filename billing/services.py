@@ -1,0 +1,248 @@
+"""Every write of billing: ledger entries, invoices, prepaid periods. Each leaves a trace."""
+
+import datetime
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Contract, User
+from accounts.money import money_quantize
+from plans.models import Plan
+
+from .models import Invoice, InvoiceCounter, InvoiceLine, LedgerEntry, ServicePeriod
+
+logger = logging.getLogger(__name__)
+
+
+class BillingError(Exception):
+    """A refused billing operation; the message is safe to show staff."""
+
+
+def ledger_record(
+    *,
+    contract: Contract,
+    kind: LedgerEntry.Kind,
+    amount: Decimal,
+    description: str,
+    created_by: User | None = None,
+    reason: str = "",
+    invoice: Invoice | None = None,
+    reverses: LedgerEntry | None = None,
+    occurred_on: datetime.date | None = None,
+) -> LedgerEntry:
+    """Append one entry. The only place ledger rows are created."""
+    return LedgerEntry.objects.create(
+        provider_id=contract.provider_id,
+        contract=contract,
+        kind=kind,
+        amount=money_quantize(amount),
+        currency=contract.provider.currency,
+        occurred_on=occurred_on or contract.provider.today(),
+        description=description[:200],
+        reason=reason[:300],
+        created_by=created_by,
+        invoice=invoice,
+        reverses=reverses,
+    )
+
+
+@transaction.atomic
+def ledger_reverse(*, entry: LedgerEntry, created_by: User | None, reason: str) -> LedgerEntry:
+    """Cancel an entry with an opposite one; an entry is reversed at most once."""
+    if not reason.strip():
+        raise BillingError(_("Indica el motivo de la reversión."))
+    entry = (
+        LedgerEntry.objects.select_for_update()
+        .select_related("contract__provider")
+        .get(pk=entry.pk)
+    )
+    if entry.kind == LedgerEntry.Kind.REVERSAL:
+        raise BillingError(_("Una reversión no se revierte: registra un ajuste."))
+    if LedgerEntry.objects.filter(reverses=entry).exists():
+        raise BillingError(_("Este movimiento ya fue revertido."))
+    return ledger_record(
+        contract=entry.contract,
+        kind=LedgerEntry.Kind.REVERSAL,
+        amount=-entry.amount,
+        description=_("Reversión: %(description)s") % {"description": entry.description},
+        created_by=created_by,
+        reason=reason,
+        invoice=entry.invoice,
+        reverses=entry,
+    )
+
+
+@transaction.atomic
+def ledger_adjust(
+    *, contract: Contract, amount: Decimal, reason: str, created_by: User
+) -> LedgerEntry:
+    """A manual adjustment by staff: who and why are required."""
+    if not reason.strip():
+        raise BillingError(_("Indica el motivo del ajuste."))
+    if money_quantize(amount) == 0:
+        raise BillingError(_("El ajuste no puede ser cero."))
+    return ledger_record(
+        contract=contract,
+        kind=LedgerEntry.Kind.ADJUSTMENT,
+        amount=amount,
+        description=_("Ajuste manual"),
+        created_by=created_by,
+        reason=reason,
+    )
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    description: str
+    amount: Decimal
+
+
+def _invoice_number_take(*, provider_id: int) -> int:
+    """The next number for the provider, under a lock held until the transaction ends."""
+    InvoiceCounter.objects.get_or_create(provider_id=provider_id)
+    counter = InvoiceCounter.objects.select_for_update().get(provider_id=provider_id)
+    number = counter.next_number
+    InvoiceCounter.objects.filter(pk=counter.pk).update(next_number=F("next_number") + 1)
+    return number
+
+
+@transaction.atomic
+def invoice_issue(
+    *,
+    contract: Contract,
+    lines: list[LineSpec],
+    due_date: datetime.date,
+    issue_date: datetime.date | None = None,
+    period_start: datetime.date | None = None,
+    period_end: datetime.date | None = None,
+    created_by: User | None = None,
+) -> Invoice:
+    """Issue an invoice: take the next number, write its lines and its charge.
+
+    The PDF is rendered once, after commit, and stored.
+    """
+    if not lines:
+        raise BillingError(_("Una factura necesita al menos una línea."))
+    provider = contract.provider
+    issue_date = issue_date or provider.today()
+    if due_date < issue_date:
+        raise BillingError(_("El vencimiento no puede ser anterior a la emisión."))
+    total = money_quantize(sum((line.amount for line in lines), Decimal("0")))
+    if total <= 0:
+        raise BillingError(_("El total de la factura debe ser mayor que cero."))
+    invoice = Invoice.objects.create(
+        provider=provider,
+        contract=contract,
+        number=_invoice_number_take(provider_id=provider.pk),
+        issue_date=issue_date,
+        due_date=due_date,
+        period_start=period_start,
+        period_end=period_end,
+        total=total,
+        currency=provider.currency,
+        created_by=created_by,
+    )
+    InvoiceLine.objects.bulk_create(
+        InvoiceLine(
+            invoice=invoice, description=line.description, amount=money_quantize(line.amount)
+        )
+        for line in lines
+    )
+    ledger_record(
+        contract=contract,
+        kind=LedgerEntry.Kind.CHARGE,
+        amount=-total,
+        description=_("Factura Nº %(number)s") % {"number": invoice.number},
+        created_by=created_by,
+        invoice=invoice,
+        occurred_on=issue_date,
+    )
+    from .tasks import invoice_render_pdf
+
+    transaction.on_commit(lambda: invoice_render_pdf.delay(invoice.pk))
+    logger.info("invoice issued provider=%s number=%s", provider.code, invoice.number)
+    return invoice
+
+
+@transaction.atomic
+def invoice_void(*, invoice: Invoice, reason: str, created_by: User | None) -> Invoice:
+    """ANULADA: the invoice stays, with its reason; its charge is reversed."""
+    if not reason.strip():
+        raise BillingError(_("Indica el motivo de la anulación."))
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if invoice.status == Invoice.Status.VOID:
+        raise BillingError(_("La factura ya está anulada."))
+    if invoice.amount_paid > 0:
+        raise BillingError(_("La factura tiene pagos aplicados: revierte los pagos primero."))
+    invoice.status = Invoice.Status.VOID
+    invoice.void_reason = reason[:300]
+    invoice.voided_at = timezone.now()
+    invoice.save(update_fields=["status", "void_reason", "voided_at"])
+    charge = invoice.ledger_entries.get(kind=LedgerEntry.Kind.CHARGE)
+    ledger_reverse(entry=charge, created_by=created_by, reason=reason)
+    logger.info("invoice voided id=%s", invoice.pk)
+    return invoice
+
+
+@transaction.atomic
+def invoice_apply_payment(*, invoice: Invoice, amount: Decimal) -> Decimal:
+    """Apply up to `amount` to what the invoice still owes; returns what was applied.
+
+    The payment itself is a ledger entry written by the caller (payments, #4).
+    """
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    applied = min(money_quantize(amount), invoice.amount_due)
+    if applied > 0:
+        Invoice.objects.filter(pk=invoice.pk).update(amount_paid=F("amount_paid") + applied)
+    return applied
+
+
+def invoice_store_pdf(*, invoice: Invoice, content: bytes) -> None:
+    """Keep the rendered PDF; the first rendering wins and later ones are discarded."""
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if locked.pdf:
+            invoice.pdf = locked.pdf
+            return
+        locked.pdf.save(
+            f"factura-{locked.provider_id}-{locked.number}.pdf", ContentFile(content), save=False
+        )
+        locked.save(update_fields=["pdf"])
+        invoice.pdf = locked.pdf
+
+
+@transaction.atomic
+def prepaid_extend(
+    *,
+    contract: Contract,
+    plan: Plan,
+    description: str,
+    days: int | None = None,
+    paid_by: LedgerEntry | None = None,
+) -> ServicePeriod:
+    """Add a service period starting at max(today, paid_until); credit days go up at once."""
+    contract = Contract.objects.select_for_update().select_related("provider").get(pk=contract.pk)
+    days = plan.period_days if days is None else days
+    if days <= 0:
+        raise BillingError(_("El periodo debe tener al menos un día."))
+    today = contract.provider.today()
+    starts_on = max(today, contract.paid_until) if contract.paid_until else today
+    ends_on = starts_on + datetime.timedelta(days=days)
+    period = ServicePeriod.objects.create(
+        contract=contract,
+        plan=plan,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        paid_by=paid_by,
+        description=description[:200],
+    )
+    contract.paid_until = ends_on
+    contract.save(update_fields=["paid_until", "updated_at"])
+    logger.info("prepaid extended contract_id=%s until=%s", contract.pk, ends_on)
+    return period

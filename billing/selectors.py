@@ -29,7 +29,11 @@ def statement_entries(*, contract: Contract) -> QuerySet[LedgerEntry]:
 
 
 def invoices_for(*, contract: Contract) -> QuerySet[Invoice]:
-    return Invoice.objects.filter(contract=contract).order_by("-issue_date", "-number")
+    return (
+        Invoice.objects.filter(contract=contract)
+        .select_related("provider")
+        .order_by("-issue_date", "-number")
+    )
 
 
 def invoice_last(*, contract: Contract) -> Invoice | None:

@@ -1,25 +1,16 @@
 """Estado de cuenta, Facturas, an invoice's detail and its PDF."""
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.context_processors import request_contracts
 
+from .pagination import page_get
 from .pdf import invoice_pdf_ensure
 from .selectors import invoice_for_user, invoices_for, statement_entries
 
 PAGE_SIZE = 20
-
-
-def _page(request: HttpRequest, queryset):
-    """The requested page; an out-of-range or non-numeric page is a 404, never a 500."""
-    paginator = Paginator(queryset, PAGE_SIZE)
-    try:
-        return paginator.page(request.GET.get("page", 1))
-    except (EmptyPage, PageNotAnInteger):
-        raise Http404 from None
 
 
 def _current_contract(request: HttpRequest):
@@ -32,7 +23,7 @@ def _current_contract(request: HttpRequest):
 @login_required
 def statement(request: HttpRequest) -> HttpResponse:
     contract = _current_contract(request)
-    page = _page(request, statement_entries(contract=contract))
+    page = page_get(request, statement_entries(contract=contract), size=PAGE_SIZE)
     balance = page.object_list[0].running_balance if page.number == 1 and page.object_list else None
     return render(request, "billing/statement.html", {"page": page, "balance": balance})
 
@@ -40,7 +31,7 @@ def statement(request: HttpRequest) -> HttpResponse:
 @login_required
 def invoice_list(request: HttpRequest) -> HttpResponse:
     contract = _current_contract(request)
-    page = _page(request, invoices_for(contract=contract))
+    page = page_get(request, invoices_for(contract=contract), size=PAGE_SIZE)
     return render(request, "billing/invoice_list.html", {"page": page})
 
 

@@ -11,7 +11,7 @@ from pypdf import PdfReader
 
 from billing.models import Invoice
 from billing.pdf import invoice_pdf_ensure, invoice_pdf_render
-from billing.services import BillingError, LineSpec, invoice_issue
+from billing.services import BillingError, invoice_issue
 from tests.factories import ContractFactory, ProviderFactory
 
 from .factories import issue

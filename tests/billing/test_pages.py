@@ -5,8 +5,6 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from accounts.money import money_format
 from billing.models import LedgerEntry
@@ -44,10 +42,22 @@ def interatos():
 @pytest.fixture
 def laura(interatos):
     user = UserFactory(provider=interatos, username="laura@interatos")
-    plan = PlanFactory(provider=interatos, name="PLAN 6 MEGAS", price=Decimal("2590.00"),
-                       billing_mode="postpaid", download_mbps=6, upload_mbps=1)
-    ContractFactory(provider=interatos, number="2002", user=user, plan=plan,
-                    billing_mode="postpaid", paid_until=None)
+    plan = PlanFactory(
+        provider=interatos,
+        name="PLAN 6 MEGAS",
+        price=Decimal("2590.00"),
+        billing_mode="postpaid",
+        download_mbps=6,
+        upload_mbps=1,
+    )
+    ContractFactory(
+        provider=interatos,
+        number="2002",
+        user=user,
+        plan=plan,
+        billing_mode="postpaid",
+        paid_until=None,
+    )
     return user
 
 
@@ -55,12 +65,23 @@ def laura(interatos):
 def juan():
     kona = ProviderFactory(code="111", name="KONA", handle_domain="kona")
     zone = ZoneFactory(provider=kona, name="Norte")
-    plan = PlanFactory(provider=kona, name="Plan Avanzado", price=Decimal("2590.00"),
-                       download_mbps=20, upload_mbps=5)
+    plan = PlanFactory(
+        provider=kona,
+        name="Plan Avanzado",
+        price=Decimal("2590.00"),
+        download_mbps=20,
+        upload_mbps=5,
+    )
     plan.zones.add(zone)
     user = UserFactory(provider=kona, username="juan@kona")
-    ContractFactory(provider=kona, number="1002", user=user, zone=zone, plan=plan,
-                    paid_until=datetime.date(2026, 12, 13))
+    ContractFactory(
+        provider=kona,
+        number="1002",
+        user=user,
+        zone=zone,
+        plan=plan,
+        paid_until=datetime.date(2026, 12, 13),
+    )
     return user
 
 
@@ -75,8 +96,13 @@ def test_money_formats_of_both_isps(interatos):
 def test_postpaid_inicio_shows_last_invoice_and_balance(client, laura):
     contract = laura.contracts.get()
     paid = issue(contract, issue_date=datetime.date(2026, 9, 20))
-    ledger_record(contract=contract, kind=LedgerEntry.Kind.PAYMENT, amount=paid.total,
-                  description="Pago", invoice=paid)
+    ledger_record(
+        contract=contract,
+        kind=LedgerEntry.Kind.PAYMENT,
+        amount=paid.total,
+        description="Pago",
+        invoice=paid,
+    )
     invoice_apply_payment(invoice=paid, amount=paid.total)
     issue(contract, issue_date=datetime.date(2026, 10, 20))
     client.force_login(laura)
@@ -93,18 +119,28 @@ def test_postpaid_inicio_shows_last_invoice_and_balance(client, laura):
 def test_prepaid_inicio_shows_credit_days_vigencia_and_zone_promotions(client, juan):
     contract = juan.contracts.get()
     other_zone = ZoneFactory(provider=contract.provider, name="Sur")
-    here = Promotion.objects.create(provider=contract.provider, title="Noviembre: 5 días extra",
-                                    starts_on=datetime.date(2026, 11, 1),
-                                    ends_on=datetime.date(2026, 11, 30), effect="bonus_days",
-                                    bonus_days=5)
+    here = Promotion.objects.create(
+        provider=contract.provider,
+        title="Noviembre: 5 días extra",
+        starts_on=datetime.date(2026, 11, 1),
+        ends_on=datetime.date(2026, 11, 30),
+        effect="bonus_days",
+        bonus_days=5,
+    )
     here.zones.add(contract.zone)
-    elsewhere = Promotion.objects.create(provider=contract.provider, title="Solo en el Sur",
-                                         starts_on=datetime.date(2026, 11, 1),
-                                         ends_on=datetime.date(2026, 11, 30))
+    elsewhere = Promotion.objects.create(
+        provider=contract.provider,
+        title="Solo en el Sur",
+        starts_on=datetime.date(2026, 11, 1),
+        ends_on=datetime.date(2026, 11, 30),
+    )
     elsewhere.zones.add(other_zone)
-    Promotion.objects.create(provider=contract.provider, title="Ya terminó",
-                             starts_on=datetime.date(2026, 10, 1),
-                             ends_on=datetime.date(2026, 10, 31))
+    Promotion.objects.create(
+        provider=contract.provider,
+        title="Ya terminó",
+        starts_on=datetime.date(2026, 10, 1),
+        ends_on=datetime.date(2026, 10, 31),
+    )
     client.force_login(juan)
     page = client.get("/").text
     assert "<strong>20</strong> días de crédito restantes" in page
@@ -124,8 +160,13 @@ def test_servicios_shows_the_plan(client, juan):
 def test_facturas_lists_and_details_with_seed_labels(client, laura):
     contract = laura.contracts.get()
     old = issue(contract, amount="2190.00", issue_date=datetime.date(2026, 8, 20))
-    ledger_record(contract=contract, kind=LedgerEntry.Kind.PAYMENT, amount=old.total,
-                  description="Pago", invoice=old)
+    ledger_record(
+        contract=contract,
+        kind=LedgerEntry.Kind.PAYMENT,
+        amount=old.total,
+        description="Pago",
+        invoice=old,
+    )
     invoice_apply_payment(invoice=old, amount=old.total)
     new = issue(contract, issue_date=datetime.date(2026, 11, 20))
     client.force_login(laura)
@@ -134,8 +175,17 @@ def test_facturas_lists_and_details_with_seed_labels(client, laura):
     assert "$ 0,00 / $ 2.190,00" in listing and "PAGADA" in listing
     assert "$ 2.590,00 / $ 2.590,00" in listing and "IMPAGA" in listing
     detail = client.get(f"/facturas/{new.number}/").text
-    for text in ("Fecha de emisión", "20 de noviembre de 2026", "Monto a pagar", "Monto total",
-                 "Fecha de vencimiento", "10/12/2026", "IMPAGA", "PAGAR", "DESCARGAR FACTURA"):
+    for text in (
+        "Fecha de emisión",
+        "20 de noviembre de 2026",
+        "Monto a pagar",
+        "Monto total",
+        "Fecha de vencimiento",
+        "10/12/2026",
+        "IMPAGA",
+        "PAGAR",
+        "DESCARGAR FACTURA",
+    ):
         assert text in detail
     paid_detail = client.get(f"/facturas/{old.number}/").text
     assert "PAGAR" not in paid_detail
@@ -155,9 +205,14 @@ def test_descargar_factura_serves_the_pdf(client, laura, settings, tmp_path):
 def test_estado_de_cuenta_has_running_balance_newest_first(client, laura):
     contract = laura.contracts.get()
     invoice = issue(contract, amount="2590.00", issue_date=datetime.date(2026, 10, 1))
-    ledger_record(contract=contract, kind=LedgerEntry.Kind.PAYMENT, amount=Decimal("1000"),
-                  description="Pago parcial", invoice=invoice,
-                  occurred_on=datetime.date(2026, 10, 5))
+    ledger_record(
+        contract=contract,
+        kind=LedgerEntry.Kind.PAYMENT,
+        amount=Decimal("1000"),
+        description="Pago parcial",
+        invoice=invoice,
+        occurred_on=datetime.date(2026, 10, 5),
+    )
     client.force_login(laura)
     page = client.get("/estado-de-cuenta/").text
     assert page.index("Pago parcial") < page.index(f"Factura Nº {invoice.number}")
@@ -174,8 +229,9 @@ def test_estado_de_cuenta_shows_vigencia_for_prepaid(client, juan):
 
 def test_planes_prepago_lists_only_the_zone_plans_with_promotions(client, juan):
     contract = juan.contracts.get()
-    basic = PlanFactory(provider=contract.provider, name="Plan Básico", price=Decimal("250"),
-                        download_mbps=10)
+    basic = PlanFactory(
+        provider=contract.provider, name="Plan Básico", price=Decimal("250"), download_mbps=10
+    )
     basic.zones.add(contract.zone)
     PlanFactory(provider=contract.provider, name="Plan de otra zona").zones.add(
         ZoneFactory(provider=contract.provider)
@@ -183,9 +239,12 @@ def test_planes_prepago_lists_only_the_zone_plans_with_promotions(client, juan):
     PlanFactory(provider=contract.provider, name="Plan retirado", is_active=False).zones.add(
         contract.zone
     )
-    promo = Promotion.objects.create(provider=contract.provider, title="Básico +5 días",
-                                     starts_on=datetime.date(2026, 11, 1),
-                                     ends_on=datetime.date(2026, 11, 30))
+    promo = Promotion.objects.create(
+        provider=contract.provider,
+        title="Básico +5 días",
+        starts_on=datetime.date(2026, 11, 1),
+        ends_on=datetime.date(2026, 11, 30),
+    )
     promo.plans.add(basic)
     client.force_login(juan)
     page = client.get("/planes/").text
@@ -199,9 +258,16 @@ def test_planes_prepago_lists_only_the_zone_plans_with_promotions(client, juan):
 
 @pytest.mark.parametrize(
     "url",
-    ["/facturas/?page=abc", "/facturas/?page=99", "/estado-de-cuenta/?page=-1",
-     "/facturas/999999/", "/facturas/999999/pdf/", "/planes/999999/adquirir/",
-     "/facturas/abc/", "/planes/abc/adquirir/"],
+    [
+        "/facturas/?page=abc",
+        "/facturas/?page=99",
+        "/estado-de-cuenta/?page=-1",
+        "/facturas/999999/",
+        "/facturas/999999/pdf/",
+        "/planes/999999/adquirir/",
+        "/facturas/abc/",
+        "/planes/abc/adquirir/",
+    ],
 )
 def test_bad_pages_and_ids_are_404_not_500(client, laura, url):
     issue(laura.contracts.get())

@@ -55,6 +55,12 @@ class Provider(models.Model):
             "Ej. «¤ #,##0.00» muestra $ 2.590,00 en es_AR."
         ),
     )
+    promise_days = models.PositiveSmallIntegerField(
+        _("días de una promesa de pago"), default=3
+    )
+    promises_per_period = models.PositiveSmallIntegerField(
+        _("promesas por periodo"), default=1, help_text=_("0 desactiva las promesas de pago.")
+    )
     is_active = models.BooleanField(_("activo"), default=True)
 
     class Meta:
@@ -130,6 +136,12 @@ class Contract(models.Model):
         null=True,
         blank=True,
         related_name="contracts",
+    )
+    promise_until = models.DateField(
+        _("promesa de pago hasta"),
+        null=True,
+        blank=True,
+        help_text=_("Servicio extendido por una promesa de pago, sin pago aún."),
     )
     claimed_at = models.DateTimeField(_("reclamado el"), null=True, blank=True)
     created_at = models.DateTimeField(_("creado el"), auto_now_add=True)

@@ -5,11 +5,15 @@ a ledger entry with who and why.
 """
 
 from django.contrib import admin, messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext as _
+
+from accounts.money import money_format
 
 from .forms import AdjustmentForm, InvoiceIssueForm, ReasonForm
 from .models import Invoice, InvoiceLine, LedgerEntry, ServicePeriod
@@ -24,6 +28,8 @@ from .services import (
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
+    """Money rows are written by billing.services only; the admin shows them."""
+
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -32,6 +38,26 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def form_page(
+        self,
+        request: HttpRequest,
+        *,
+        title: str,
+        form,
+        details: list[tuple[str, object]] | None = None,
+    ) -> TemplateResponse:
+        """One of our own pages, inside the admin; a refused POST answers 400."""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "form": form,
+            "details": details or [],
+            "media": self.media + form.media,
+        }
+        status = 400 if request.method == "POST" else 200
+        return TemplateResponse(request, "admin/billing/form_page.html", context, status=status)
 
 
 class InvoiceLineInline(admin.TabularInline):
@@ -44,15 +70,8 @@ class InvoiceLineInline(admin.TabularInline):
         return False
 
 
-def _form_page(request, admin_site, *, title, form, status=200, obj=None):
-    context = {
-        **admin_site.each_context(request),
-        "title": title,
-        "form": form,
-        "object": obj,
-        "opts": Invoice._meta,
-    }
-    return TemplateResponse(request, "admin/billing/form_page.html", context, status=status)
+def _posted(request: HttpRequest):
+    return request.POST if request.method == "POST" else None
 
 
 @admin.register(Invoice)
@@ -74,6 +93,7 @@ class InvoiceAdmin(ReadOnlyAdmin):
     readonly_fields = [f.name for f in Invoice._meta.fields]
 
     def get_urls(self):
+        # Before the model's own URLs: "<path:object_id>/" would take "emitir/".
         return [
             path(
                 "emitir/", self.admin_site.admin_view(self.issue_view), name="billing_invoice_issue"
@@ -86,24 +106,39 @@ class InvoiceAdmin(ReadOnlyAdmin):
             *super().get_urls(),
         ]
 
+    def has_issue_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("billing.add_invoice")
+
+    def has_void_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("billing.change_invoice")
+
     def changelist_view(self, request, extra_context=None):
         extra_context = {
             **(extra_context or {}),
-            "issue_url": reverse("admin:billing_invoice_issue"),
+            "issue_url": (
+                reverse("admin:billing_invoice_issue")
+                if self.has_issue_permission(request)
+                else None
+            ),
         }
         return super().changelist_view(request, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {
             **(extra_context or {}),
-            "void_url": reverse("admin:billing_invoice_void", args=[object_id]),
+            "void_url": (
+                reverse("admin:billing_invoice_void", args=[unquote(object_id)])
+                if self.has_void_permission(request)
+                else None
+            ),
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def issue_view(self, request: HttpRequest) -> HttpResponse:
-        if not request.user.has_perm("billing.add_invoice"):
-            return HttpResponse(status=403)
-        form = InvoiceIssueForm(request.POST or None)
+        """ "Emitir factura": one line, its charge in the ledger, issued by this staff user."""
+        if not self.has_issue_permission(request):
+            raise PermissionDenied
+        form = InvoiceIssueForm(_posted(request), admin_site=self.admin_site)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
@@ -119,20 +154,20 @@ class InvoiceAdmin(ReadOnlyAdmin):
             except BillingError as error:
                 form.add_error(None, str(error))
             else:
-                messages.success(request, _("Emitida la factura Nº %s.") % invoice.number)
-                return HttpResponseRedirect(
-                    reverse("admin:billing_invoice_change", args=[invoice.pk])
+                self.message_user(
+                    request,
+                    _("Factura Nº %(number)s emitida.") % {"number": invoice.number},
+                    messages.SUCCESS,
                 )
-        status = 400 if request.method == "POST" else 200
-        return _form_page(
-            request, self.admin_site, title=_("Emitir factura"), form=form, status=status
-        )
+                return redirect("admin:billing_invoice_change", invoice.pk)
+        return self.form_page(request, title=_("Emitir factura"), form=form)
 
     def void_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        if not request.user.has_perm("billing.change_invoice"):
-            return HttpResponse(status=403)
-        invoice = get_object_or_404(Invoice, pk=pk)
-        form = ReasonForm(request.POST or None)
+        """ "Anular": the invoice stays, with its reason; its charge is reversed."""
+        if not self.has_void_permission(request):
+            raise PermissionDenied
+        invoice = get_object_or_404(Invoice.objects.select_related("provider", "contract"), pk=pk)
+        form = ReasonForm(_posted(request))
         if request.method == "POST" and form.is_valid():
             try:
                 invoice_void(
@@ -141,16 +176,21 @@ class InvoiceAdmin(ReadOnlyAdmin):
             except BillingError as error:
                 form.add_error(None, str(error))
             else:
-                messages.success(request, _("Anulada la factura Nº %s.") % invoice.number)
-                return HttpResponseRedirect(reverse("admin:billing_invoice_change", args=[pk]))
-        status = 400 if request.method == "POST" else 200
-        return _form_page(
+                self.message_user(
+                    request,
+                    _("Factura Nº %(number)s anulada.") % {"number": invoice.number},
+                    messages.SUCCESS,
+                )
+                return redirect("admin:billing_invoice_change", invoice.pk)
+        return self.form_page(
             request,
-            self.admin_site,
-            title=_("Anular %s") % invoice,
+            title=_("Anular la factura Nº %(number)s") % {"number": invoice.number},
             form=form,
-            status=status,
-            obj=invoice,
+            details=[
+                (_("Contrato"), invoice.contract),
+                (_("Monto total"), money_format(invoice.total, provider=invoice.provider)),
+                (_("Estado"), invoice.get_status_display()),
+            ],
         )
 
 
@@ -186,28 +226,49 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
             *super().get_urls(),
         ]
 
+    def has_record_permission(self, request: HttpRequest) -> bool:
+        """Adjusting and reversing both append an entry."""
+        return request.user.has_perm("billing.add_ledgerentry")
+
     def changelist_view(self, request, extra_context=None):
         extra_context = {
             **(extra_context or {}),
-            "adjust_url": reverse("admin:billing_ledgerentry_adjust"),
+            "adjust_url": (
+                reverse("admin:billing_ledgerentry_adjust")
+                if self.has_record_permission(request)
+                else None
+            ),
         }
         return super().changelist_view(request, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        entry = self.get_object(request, unquote(object_id))
+        can_reverse = (
+            entry is not None
+            and self.has_record_permission(request)
+            and entry.kind != LedgerEntry.Kind.REVERSAL
+            and not LedgerEntry.objects.filter(reverses=entry).exists()
+        )
         extra_context = {
             **(extra_context or {}),
-            "reverse_url": reverse("admin:billing_ledgerentry_reverse", args=[object_id]),
+            "reverse_url": (
+                reverse("admin:billing_ledgerentry_reverse", args=[entry.pk])
+                if can_reverse
+                else None
+            ),
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def adjust_view(self, request: HttpRequest) -> HttpResponse:
-        if not request.user.has_perm("billing.add_ledgerentry"):
-            return HttpResponse(status=403)
-        form = AdjustmentForm(request.POST or None)
+        """ "Ajuste manual": an entry with amount, reason and the staff user who wrote it."""
+        if not self.has_record_permission(request):
+            raise PermissionDenied
+        form = AdjustmentForm(_posted(request), admin_site=self.admin_site)
         if request.method == "POST" and form.is_valid():
+            contract = form.cleaned_data["contract"]
             try:
-                ledger_adjust(
-                    contract=form.cleaned_data["contract"],
+                entry = ledger_adjust(
+                    contract=contract,
                     amount=form.cleaned_data["amount"],
                     reason=form.cleaned_data["reason"],
                     created_by=request.user,
@@ -215,18 +276,24 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
             except BillingError as error:
                 form.add_error(None, str(error))
             else:
-                messages.success(request, _("Ajuste registrado."))
-                return HttpResponseRedirect(reverse("admin:billing_ledgerentry_changelist"))
-        status = 400 if request.method == "POST" else 200
-        return _form_page(
-            request, self.admin_site, title=_("Ajuste manual"), form=form, status=status
-        )
+                self.message_user(
+                    request,
+                    _("Ajuste de %(amount)s registrado en el contrato %(number)s.")
+                    % {
+                        "amount": money_format(entry.amount, provider=contract.provider),
+                        "number": contract.number,
+                    },
+                    messages.SUCCESS,
+                )
+                return redirect("admin:billing_ledgerentry_changelist")
+        return self.form_page(request, title=_("Ajuste manual"), form=form)
 
     def reverse_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        if not request.user.has_perm("billing.add_ledgerentry"):
-            return HttpResponse(status=403)
-        entry = get_object_or_404(LedgerEntry, pk=pk)
-        form = ReasonForm(request.POST or None)
+        """ "Revertir": an opposite entry with who and why; an entry is reversed once."""
+        if not self.has_record_permission(request):
+            raise PermissionDenied
+        entry = get_object_or_404(LedgerEntry.objects.select_related("contract__provider"), pk=pk)
+        form = ReasonForm(_posted(request))
         if request.method == "POST" and form.is_valid():
             try:
                 ledger_reverse(
@@ -235,16 +302,26 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
             except BillingError as error:
                 form.add_error(None, str(error))
             else:
-                messages.success(request, _("Movimiento revertido."))
-                return HttpResponseRedirect(reverse("admin:billing_ledgerentry_changelist"))
-        status = 400 if request.method == "POST" else 200
-        return _form_page(
+                self.message_user(
+                    request,
+                    _("Movimiento revertido: %(description)s.")
+                    % {"description": entry.description},
+                    messages.SUCCESS,
+                )
+                return redirect("admin:billing_ledgerentry_changelist")
+        return self.form_page(
             request,
-            self.admin_site,
-            title=_("Revertir %s") % entry,
+            title=_("Revertir un movimiento"),
             form=form,
-            status=status,
-            obj=entry,
+            details=[
+                (_("Contrato"), entry.contract),
+                (_("Fecha"), entry.occurred_on),
+                (_("Concepto"), entry.description),
+                (
+                    _("Importe"),
+                    money_format(entry.amount, provider=entry.contract.provider),
+                ),
+            ],
         )
 
 

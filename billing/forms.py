@@ -1,29 +1,58 @@
+"""Staff forms of the billing admin pages. They parse input; billing.services decides."""
+
 from decimal import Decimal
 
 from django import forms
+from django.contrib.admin import AdminSite
+from django.contrib.admin.widgets import AdminDateWidget, ForeignKeyRawIdWidget
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Contract
 
+from .models import Invoice, LedgerEntry
 
-class InvoiceIssueForm(forms.Form):
-    contract = forms.ModelChoiceField(
+
+def _contract_field() -> forms.ModelChoiceField:
+    return forms.ModelChoiceField(
         label=_("Contrato"),
-        queryset=Contract.objects.select_related("provider").order_by("provider", "number"),
+        queryset=Contract.objects.select_related("provider"),
+        help_text=_("Búscalo con la lupa o escribe su id."),
     )
+
+
+class _ContractLookupForm(forms.Form):
+    """An ISP has thousands of contracts: the admin's raw-id lookup, not a <select>."""
+
+    contract_relation = None
+
+    def __init__(self, *args, admin_site: AdminSite, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["contract"].widget = ForeignKeyRawIdWidget(self.contract_relation, admin_site)
+
+
+class InvoiceIssueForm(_ContractLookupForm):
+    contract_relation = Invoice._meta.get_field("contract").remote_field
+
+    contract = _contract_field()
     description = forms.CharField(label=_("Detalle"), max_length=200)
     amount = forms.DecimalField(
         label=_("Importe"), max_digits=14, decimal_places=2, min_value=Decimal("0.01")
     )
     issue_date = forms.DateField(
-        label=_("Fecha de emisión"), required=False, help_text=_("Vacío: hoy.")
+        label=_("Fecha de emisión"),
+        required=False,
+        help_text=_("Vacío: hoy."),
+        widget=AdminDateWidget,
     )
-    due_date = forms.DateField(label=_("Fecha de vencimiento"))
-    period_start = forms.DateField(label=_("Periodo desde"), required=False)
-    period_end = forms.DateField(label=_("Periodo hasta"), required=False)
+    due_date = forms.DateField(label=_("Fecha de vencimiento"), widget=AdminDateWidget)
+    period_start = forms.DateField(label=_("Periodo desde"), required=False, widget=AdminDateWidget)
+    period_end = forms.DateField(label=_("Periodo hasta"), required=False, widget=AdminDateWidget)
 
     def clean(self):
         cleaned = super().clean()
+        issue_date, due_date = cleaned.get("issue_date"), cleaned.get("due_date")
+        if issue_date and due_date and due_date < issue_date:
+            self.add_error("due_date", _("El vencimiento no puede ser anterior a la emisión."))
         start, end = cleaned.get("period_start"), cleaned.get("period_end")
         if bool(start) != bool(end):
             raise forms.ValidationError(_("Indica el periodo completo o déjalo vacío."))
@@ -36,11 +65,10 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(label=_("Motivo"), max_length=300)
 
 
-class AdjustmentForm(forms.Form):
-    contract = forms.ModelChoiceField(
-        label=_("Contrato"),
-        queryset=Contract.objects.select_related("provider").order_by("provider", "number"),
-    )
+class AdjustmentForm(_ContractLookupForm):
+    contract_relation = LedgerEntry._meta.get_field("contract").remote_field
+
+    contract = _contract_field()
     amount = forms.DecimalField(
         label=_("Importe"),
         max_digits=14,

@@ -54,7 +54,23 @@ def ledger_record(
 
 @transaction.atomic
 def ledger_reverse(*, entry: LedgerEntry, created_by: User | None, reason: str) -> LedgerEntry:
-    """Cancel an entry with an opposite one; an entry is reversed at most once."""
+    """Cancel a manual entry with an opposite one; an entry is reversed at most once.
+
+    An invoice's charge is undone by voiding the invoice, and a payment credited to a
+    plan or an invoice by an adjustment: reversing them here would leave the invoice or
+    the vigencia saying otherwise.
+    """
+    if entry.invoice_id is not None or hasattr(entry, "payment"):
+        raise BillingError(
+            _(
+                "Este movimiento está ligado a una factura o a un pago: anula la factura o "
+                "registra un ajuste."
+            )
+        )
+    return _ledger_reverse(entry=entry, created_by=created_by, reason=reason)
+
+
+def _ledger_reverse(*, entry: LedgerEntry, created_by: User | None, reason: str) -> LedgerEntry:
     if not reason.strip():
         raise BillingError(_("Indica el motivo de la reversión."))
     entry = (
@@ -185,7 +201,7 @@ def invoice_void(*, invoice: Invoice, reason: str, created_by: User | None) -> I
     invoice.voided_at = timezone.now()
     invoice.save(update_fields=["status", "void_reason", "voided_at"])
     charge = invoice.ledger_entries.get(kind=LedgerEntry.Kind.CHARGE)
-    ledger_reverse(entry=charge, created_by=created_by, reason=reason)
+    _ledger_reverse(entry=charge, created_by=created_by, reason=reason)
     logger.info("invoice voided id=%s", invoice.pk)
     return invoice
 

@@ -1,4 +1,4 @@
-"""Planes prepago and the Adquirir page."""
+"""Planes prepago. (Adquirir, which needs the payment methods, lives in payments.)"""
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -7,7 +7,6 @@ from django.shortcuts import render
 from accounts.context_processors import request_contracts
 
 from .selectors import (
-    prepaid_plan_for,
     prepaid_plans_for,
     promotions_active_for,
     promotions_by_plan,
@@ -25,16 +24,3 @@ def prepaid_plans(request: HttpRequest) -> HttpResponse:
     )
     offers = [(plan, promotions[plan.pk]) for plan in plans]
     return render(request, "plans/prepaid_plans.html", {"offers": offers})
-
-
-@login_required
-def plan_purchase(request: HttpRequest, plan_id: int) -> HttpResponse:
-    """Adquirir: the chosen plan and how to pay for it."""
-    _contracts, contract = request_contracts(request)
-    plan = prepaid_plan_for(contract=contract, plan_id=plan_id) if contract else None
-    if plan is None:
-        raise Http404
-    promotions = promotions_by_plan(
-        plans=[plan], promotions=promotions_active_for(contract=contract)
-    )[plan.pk]
-    return render(request, "plans/purchase.html", {"plan": plan, "promotions": promotions})

@@ -15,6 +15,7 @@ urlpatterns = [
     path("servicios/", views.services, name="services"),
     path("", include("billing.urls")),
     path("", include("plans.urls")),
+    path("", include("payments.urls")),
     path("soporte/", views.upcoming, {"page": "support"}, name="support"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", LoginView.as_view(), name="account_login"),

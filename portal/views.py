@@ -10,6 +10,8 @@ from django.views.decorators.cache import never_cache
 
 from accounts.context_processors import request_contracts
 from billing.selectors import invoice_last, ledger_balance
+from payments.selectors import payments_pending_for
+from payments.services import promise_eligibility
 from plans.selectors import promotions_active_for
 
 logger = logging.getLogger(__name__)
@@ -23,6 +25,8 @@ def home(request: HttpRequest) -> HttpResponse:
     context = {}
     if contract is not None:
         context["promotions"] = promotions_active_for(contract=contract)
+        context["pending_payments"] = list(payments_pending_for(contract=contract))
+        context["can_promise"] = promise_eligibility(contract=contract) is not None
         if contract.billing_mode == contract.BillingMode.PREPAID:
             context["credit_days"] = contract.credit_days()
         else:

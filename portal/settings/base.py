@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "accounts",
     "plans",
     "billing",
+    "payments",
     "portal",
 ]
 
@@ -132,6 +133,10 @@ ACCOUNT_RATE_LIMITS = {
     "claim": env("RATE_LIMIT_CLAIM", default="20/h/ip,5/h/key"),
     # Codes typed in the claim or reset step, per IP.
     "verify_code": "30/h/ip",
+    # Payment references and checkouts created, per contract.
+    "payment_start": env("RATE_LIMIT_PAYMENT_START", default="10/h/key"),
+    # Promesa de pago requests, per contract.
+    "payment_promise": "5/h/key",
     # SMS sent for one contract or account, whatever the flow.
     "sms": env("RATE_LIMIT_SMS", default="3/h/key"),
 }
@@ -143,6 +148,10 @@ ADMIN_REQUIRE_MFA = env.bool("ADMIN_REQUIRE_MFA", default=True)
 # One-time codes for contract claims and password resets.
 VERIFICATION_CODE_TTL_SECONDS = 10 * 60
 VERIFICATION_CODE_MAX_ATTEMPTS = 3
+
+# Gateway credentials are encrypted at rest with this Fernet key (32 url-safe base64 bytes);
+# empty: derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY", default="")
 
 SMS_BACKEND = env("SMS_BACKEND", default="accounts.sms.ConsoleBackend")
 SMS_FILE_PATH = env("SMS_FILE_PATH", default=str(BASE_DIR / "var" / "sms"))

@@ -162,3 +162,13 @@ def test_balance_is_always_the_sum_of_the_entries(steps):
         )
     )
     assert len(reversed_ids) == len(set(reversed_ids))
+
+
+def test_an_invoice_charge_is_undone_by_voiding_not_by_reversing():
+    contract = ContractFactory()
+    invoice = issue(contract, amount="100.00")
+    charge = invoice.ledger_entries.get()
+    with pytest.raises(BillingError, match="anula la factura"):
+        ledger_reverse(entry=charge, created_by=None, reason="error")
+    invoice_void(invoice=invoice, reason="error", created_by=None)
+    assert ledger_balance(contract=contract) == Decimal("0.00")

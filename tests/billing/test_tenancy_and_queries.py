@@ -10,6 +10,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from billing.models import LedgerEntry
 from billing.services import ledger_record
+from payments.models import Payment
 from tests.factories import ContractFactory, PlanFactory, ProviderFactory, UserFactory, ZoneFactory
 
 from .factories import issue
@@ -21,9 +22,15 @@ pytestmark = pytest.mark.django_db
 FOREIGN_ID_URLS = {
     "invoice_detail": lambda other: {"number": other["invoice"].number},
     "invoice_pdf": lambda other: {"number": other["invoice"].number},
+    "invoice_pay": lambda other: {"number": other["invoice"].number},
     "plan_purchase": lambda other: {"plan_id": other["plan"].pk},
+    "payment_detail": lambda other: {"public_id": other["payment"].public_id},
+    "payment_voucher": lambda other: {"public_id": other["payment"].public_id},
+    "payment_cancel": lambda other: {"public_id": other["payment"].public_id},
 }
-STAFF_OR_LIBRARY_PREFIXES = ("admin/", "accounts/", "i18n/")
+POST_ONLY = {"payment_cancel"}
+# Staff pages, allauth's own, and the gateways' webhooks are not subscriber URLs.
+STAFF_OR_LIBRARY_PREFIXES = ("admin/", "accounts/", "i18n/", "webhooks/")
 
 
 def _patterns_with_arguments(resolver=None, prefix=""):
@@ -76,9 +83,17 @@ def _others(me):
     # Same invoice number (1) at the other ISP as my own invoice 1: must still be theirs only.
     issue(stranger)
     return [
-        {"invoice": issue(neighbour), "plan": other_zone_plan},
-        {"invoice": stranger.invoices.get(), "plan": stranger_plan},
+        {"invoice": issue(neighbour), "plan": other_zone_plan, "payment": _payment(neighbour)},
+        {"invoice": stranger.invoices.get(), "plan": stranger_plan, "payment": _payment(stranger)},
     ]
+
+
+def _payment(contract):
+    return Payment.objects.create(
+        provider=contract.provider, contract=contract, gateway="reference",
+        plan=contract.plan, amount=Decimal("250.00"), currency="MXN",
+        reference=f"{contract.provider.code}{contract.pk:011d}",
+    )
 
 
 def test_someone_elses_ids_are_404_on_every_subscriber_url(client, me):
@@ -91,6 +106,9 @@ def test_someone_elses_ids_are_404_on_every_subscriber_url(client, me):
     for other in _others(me):
         for name, kwargs in FOREIGN_ID_URLS.items():
             url = reverse(name, kwargs=kwargs(other))
+            if name in POST_ONLY:
+                assert client.post(url).status_code == 404, url
+                continue
             if other["invoice"].provider_id != me.provider_id and "number" in kwargs(other):
                 # Number 1 at the other ISP is also my own invoice 1: it must show mine.
                 response = client.get(url)

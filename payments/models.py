@@ -1,0 +1,255 @@
+"""Payment intents, gateway accounts, webhook deliveries, settlements and promises."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Contract, Provider
+from billing.models import Invoice, LedgerEntry
+from plans.models import Plan, Promotion
+
+from .crypto import secrets_decrypt, secrets_encrypt
+
+
+class Gateway(models.TextChoices):
+    REFERENCE = "reference", _("Referencia de pago")
+    STRIPE = "stripe", _("Stripe")
+    MERCADOPAGO = "mercadopago", _("Mercado Pago")
+    OXXOPAY = "oxxopay", _("OxxoPay")
+
+
+class GatewayAccount(models.Model):
+    """One payment method an ISP enabled, with its (encrypted) credentials."""
+
+    provider = models.ForeignKey(
+        Provider, verbose_name=_("proveedor"), on_delete=models.PROTECT, related_name="gateways"
+    )
+    gateway = models.CharField(_("pasarela"), max_length=16, choices=Gateway.choices)
+    is_enabled = models.BooleanField(_("habilitada"), default=True)
+    credentials_encrypted = models.TextField(editable=False, blank=True)
+    reference_prefix = models.CharField(
+        _("prefijo de referencia"), max_length=6, blank=True, help_text=_("Dígitos.")
+    )
+    expiry_days = models.PositiveSmallIntegerField(_("vigencia de la referencia (días)"), default=3)
+    base_url = models.URLField(
+        _("URL de la API"), blank=True, help_text=_("Vacío: la de producción de la pasarela.")
+    )
+
+    class Meta:
+        verbose_name = _("medio de pago")
+        verbose_name_plural = _("medios de pago")
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "gateway"], name="one_account_per_gateway")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider.code} · {self.get_gateway_display()}"
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        return secrets_decrypt(self.credentials_encrypted)
+
+    @credentials.setter
+    def credentials(self, values: dict[str, str]) -> None:
+        self.credentials_encrypted = secrets_encrypt(values)
+
+
+class Payment(models.Model):
+    """What the subscriber was asked to pay, by which method, and what became of it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pendiente")
+        PAID = "paid", _("pagado")
+        EXPIRED = "expired", _("vencido")
+        CANCELLED = "cancelled", _("cancelado")
+        HELD = "held", _("en revisión")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="+")
+    contract = models.ForeignKey(
+        Contract, verbose_name=_("contrato"), on_delete=models.PROTECT, related_name="payments"
+    )
+    gateway = models.CharField(_("medio"), max_length=16, choices=Gateway.choices)
+    method = models.CharField(_("forma"), max_length=16, default="cash")
+    plan = models.ForeignKey(
+        Plan, verbose_name=_("plan"), on_delete=models.PROTECT, null=True, blank=True
+    )
+    promotion = models.ForeignKey(
+        Promotion, verbose_name=_("promoción"), on_delete=models.PROTECT, null=True, blank=True
+    )
+    bonus_days = models.PositiveIntegerField(_("días de regalo"), default=0)
+    invoice = models.ForeignKey(
+        Invoice,
+        verbose_name=_("factura"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payments",
+    )
+    amount = models.DecimalField(_("importe"), max_digits=14, decimal_places=2)
+    currency = models.CharField(_("moneda"), max_length=3)
+    status = models.CharField(
+        _("estado"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    reference = models.CharField(_("referencia"), max_length=40, blank=True, db_index=True)
+    external_id = models.CharField(_("id en la pasarela"), max_length=120, blank=True)
+    voucher_url = models.URLField(_("comprobante en la pasarela"), max_length=500, blank=True)
+    checkout_url = models.URLField(_("pago en línea"), max_length=500, blank=True)
+    barcode_url = models.URLField(max_length=500, blank=True)
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    expires_at = models.DateTimeField(_("vence"), null=True, blank=True)
+    paid_at = models.DateTimeField(_("pagado el"), null=True, blank=True)
+    paid_amount = models.DecimalField(
+        _("importe recibido"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    paid_late = models.BooleanField(_("pagado tras vencer"), default=False)
+    ledger_entry = models.OneToOneField(
+        LedgerEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="payment"
+    )
+    created_at = models.DateTimeField(_("creado el"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("pago")
+        verbose_name_plural = _("pagos")
+        ordering = ["-created_at", "-pk"]
+        permissions = [("confirm_payment", _("Puede confirmar pagos en efectivo"))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gateway", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="payment_external_id_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["reference"],
+                condition=~models.Q(reference=""),
+                name="payment_reference_unique",
+            ),
+            # Asking again for the same plan while a reference is pending shows that one.
+            models.UniqueConstraint(
+                fields=["contract", "plan", "gateway", "method"],
+                condition=models.Q(status="pending", plan__isnull=False),
+                name="one_pending_payment_per_plan",
+            ),
+            models.UniqueConstraint(
+                fields=["contract", "invoice", "gateway", "method"],
+                condition=models.Q(status="pending", invoice__isnull=False),
+                name="one_pending_payment_per_invoice",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0), name="payment_amount_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_gateway_display()} {self.reference or self.external_id or self.pk}"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def concept(self) -> str:
+        if self.plan_id:
+            return self.plan.name
+        if self.invoice_id:
+            return f"Factura Nº {self.invoice.number}"
+        return ""
+
+
+class PaymentEvent(models.Model):
+    """The history of a payment: who did what, when and why (audit)."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("creado")
+        PAID = "paid", _("acreditado")
+        DUPLICATE = "duplicate", _("aviso repetido")
+        HELD = "held", _("retenido para revisión")
+        EXPIRED = "expired", _("vencido")
+        CANCELLED = "cancelled", _("cancelado")
+
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    source = models.CharField(_("origen"), max_length=40)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    note = models.CharField(_("nota"), max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = _("evento de pago")
+        verbose_name_plural = _("eventos de pago")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.source})"
+
+
+class WebhookDelivery(models.Model):
+    """Every delivery as received, stored before it is verified."""
+
+    class Outcome(models.TextChoices):
+        RECEIVED = "received", _("recibido")
+        REJECTED = "rejected", _("rechazado")
+        DUPLICATE = "duplicate", _("repetido")
+        PROCESSED = "processed", _("procesado")
+        IGNORED = "ignored", _("ignorado")
+
+    gateway = models.CharField(max_length=16, choices=Gateway.choices)
+    provider_code = models.CharField(max_length=12)
+    event_id = models.CharField(max_length=120, blank=True)
+    body = models.TextField()
+    headers = models.JSONField(default=dict)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default="received")
+    detail = models.CharField(max_length=300, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("aviso de pasarela")
+        verbose_name_plural = _("avisos de pasarela")
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.gateway} {self.event_id or self.pk}"
+
+
+class ProcessedEvent(models.Model):
+    """(gateway, event id) seen once: a retried webhook is never processed twice."""
+
+    gateway = models.CharField(max_length=16, choices=Gateway.choices)
+    event_id = models.CharField(max_length=120)
+    processed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["gateway", "event_id"], name="event_processed_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway}:{self.event_id}"
+
+
+class PaymentPromise(models.Model):
+    """Promesa de pago: N more days of service, once per period, on the subscriber's word."""
+
+    contract = models.ForeignKey(
+        Contract, verbose_name=_("contrato"), on_delete=models.PROTECT, related_name="promises"
+    )
+    period_key = models.CharField(_("periodo"), max_length=32)
+    starts_on = models.DateField(_("desde"))
+    ends_on = models.DateField(_("hasta"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("promesa de pago")
+        verbose_name_plural = _("promesas de pago")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.contract} {self.starts_on} – {self.ends_on}"

@@ -1,0 +1,63 @@
+"""Reads of payments, scoped to the subscriber's own contracts."""
+
+import uuid
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import Contract, User
+
+from .gateways import adapter_for
+from .models import GatewayAccount, Payment
+
+
+def gateway_options_for(*, contract: Contract) -> list[tuple[str, str, str]]:
+    """(gateway, method, label) the ISP offers, in a stable order."""
+    labels = {
+        ("oxxopay", "cash"): "OxxoPay",
+        ("stripe", "oxxo"): "OXXO",
+        ("reference", "cash"): "Referencia de pago",
+        ("stripe", "card"): "Tarjeta",
+        ("mercadopago", "checkout"): "Mercado Pago",
+    }
+    accounts = GatewayAccount.objects.filter(
+        provider_id=contract.provider_id, is_enabled=True
+    ).order_by("gateway")
+    options = []
+    for account in accounts:
+        for method in adapter_for(account.gateway).methods:
+            options.append((account.gateway, method, labels.get((account.gateway, method), method)))
+    order = list(labels)
+    return sorted(options, key=lambda o: order.index(o[:2]) if o[:2] in order else 99)
+
+
+def payments_for(*, contract: Contract) -> QuerySet[Payment]:
+    """Every payment of the contract that reached the subscriber, newest first."""
+    return (
+        Payment.objects.filter(contract=contract)
+        .exclude(reference="", checkout_url="", voucher_url="")
+        .select_related("plan", "invoice")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def payments_pending_for(*, contract: Contract) -> QuerySet[Payment]:
+    """References the subscriber can still pay (shown on Inicio)."""
+    return payments_for(contract=contract).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()), status="pending"
+    )
+
+
+def payment_for_user(*, user: User, public_id: str) -> Payment | None:
+    """One of the user's own payments by its public id; None for anybody else's."""
+    try:
+        public_id = uuid.UUID(str(public_id))
+    except ValueError:
+        return None
+    if not user.is_authenticated:
+        return None
+    return (
+        Payment.objects.select_related("contract__provider", "plan", "invoice", "provider")
+        .filter(public_id=public_id, contract__user=user)
+        .first()
+    )

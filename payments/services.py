@@ -1,0 +1,415 @@
+"""Every write of payments. `payment_confirm` is the only way money lands."""
+
+import datetime
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Contract, User
+from accounts.money import money_quantize
+from billing.models import Invoice, LedgerEntry
+from billing.services import invoice_apply_payment, ledger_record, prepaid_extend
+from plans.models import Plan, Promotion
+from plans.selectors import promotions_active_for, promotions_by_plan
+
+from .gateways import GatewayError, PaymentUrls, RemotePayment, Started, adapter_for
+from .models import (
+    Gateway,
+    GatewayAccount,
+    Payment,
+    PaymentEvent,
+    PaymentPromise,
+    ProcessedEvent,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class PaymentError(Exception):
+    """A refused payment operation; the message is safe to show the subscriber."""
+
+
+def _event(payment: Payment, kind: str, *, source: str, actor: User | None = None, note=""):
+    PaymentEvent.objects.create(
+        payment=payment, kind=kind, source=source, actor=actor, note=note[:300]
+    )
+
+
+def _promotion_for(*, contract: Contract, plan: Plan) -> Promotion | None:
+    """The running promotion with an effect on this plan, the one ending soonest."""
+    applicable = promotions_by_plan(
+        plans=[plan], promotions=promotions_active_for(contract=contract)
+    )[plan.pk]
+    return next((p for p in applicable if p.effect != Promotion.Effect.NONE), None)
+
+
+def _amount_for(*, contract: Contract, plan: Plan | None, invoice: Invoice | None):
+    if plan is not None:
+        promotion = _promotion_for(contract=contract, plan=plan)
+        amount = plan.price
+        bonus_days = 0
+        if promotion and promotion.effect == Promotion.Effect.DISCOUNT:
+            amount = money_quantize(plan.price * (100 - promotion.discount_percent) / 100)
+        if promotion and promotion.effect == Promotion.Effect.BONUS_DAYS:
+            bonus_days = promotion.bonus_days
+        return amount, promotion, bonus_days
+    return invoice.amount_due, None, 0
+
+
+@transaction.atomic
+def _payment_pending(
+    *, contract: Contract, account: GatewayAccount, method: str, plan, invoice
+) -> Payment:
+    """The pending payment for this plan/invoice and method, or a new one."""
+    Contract.objects.select_for_update().filter(pk=contract.pk).first()
+    amount, promotion, bonus_days = _amount_for(contract=contract, plan=plan, invoice=invoice)
+    if amount <= 0:
+        raise PaymentError(_("No hay nada que pagar."))
+    existing = (
+        Payment.objects.select_for_update()
+        .filter(
+            contract=contract,
+            plan=plan,
+            invoice=invoice,
+            gateway=account.gateway,
+            method=method,
+            status=Payment.Status.PENDING,
+        )
+        .first()
+    )
+    if existing is not None:
+        if not existing.is_expired and existing.amount == amount:
+            return existing
+        existing.status = (
+            Payment.Status.EXPIRED if existing.is_expired else Payment.Status.CANCELLED
+        )
+        existing.save(update_fields=["status"])
+        _event(existing, existing.status, source="system", note=_("reemplazado por uno nuevo"))
+    return Payment.objects.create(
+        provider_id=contract.provider_id,
+        contract=contract,
+        gateway=account.gateway,
+        method=method,
+        plan=plan,
+        promotion=promotion,
+        bonus_days=bonus_days,
+        invoice=invoice,
+        amount=amount,
+        currency=contract.provider.currency,
+    )
+
+
+def _payment_is_ready(payment: Payment) -> bool:
+    return bool(payment.reference or payment.checkout_url or payment.voucher_url)
+
+
+@transaction.atomic
+def _payment_started(payment: Payment, started: Started) -> Payment:
+    payment.reference = started.reference
+    payment.external_id = started.external_id
+    payment.voucher_url = started.voucher_url
+    payment.checkout_url = started.checkout_url
+    payment.barcode_url = started.barcode_url
+    payment.expires_at = started.expires_at
+    payment.save(
+        update_fields=[
+            "reference",
+            "external_id",
+            "voucher_url",
+            "checkout_url",
+            "barcode_url",
+            "expires_at",
+        ]
+    )
+    _event(payment, PaymentEvent.Kind.CREATED, source=payment.gateway)
+    return payment
+
+
+def payment_start(
+    *,
+    contract: Contract,
+    gateway: str,
+    method: str,
+    urls_for: Callable[[Payment], PaymentUrls],
+    plan: Plan | None = None,
+    invoice: Invoice | None = None,
+) -> Payment:
+    """A reference or checkout for a plan (Adquirir) or an invoice (PAGAR).
+
+    Asking again while one is pending for the same thing returns the same one. The
+    gateway is called outside any transaction with the payment's idempotency key, so a
+    retry after a timeout gets the charge the gateway may already have made, not a second.
+    """
+    if (plan is None) == (invoice is None):
+        raise ValueError("pay for a plan or for an invoice")
+    account = GatewayAccount.objects.filter(
+        provider_id=contract.provider_id, gateway=gateway, is_enabled=True
+    ).first()
+    adapter = adapter_for(gateway) if account else None
+    if adapter is None or method not in adapter.methods:
+        raise PaymentError(_("Ese medio de pago no está disponible."))
+    payment = _payment_pending(
+        contract=contract, account=account, method=method, plan=plan, invoice=invoice
+    )
+    if _payment_is_ready(payment):
+        return payment
+    for _attempt in range(5):
+        started = adapter.start(
+            payment=payment, account=account, urls=urls_for(payment), method=method
+        )
+        try:
+            return _payment_started(payment, started)
+        except IntegrityError:
+            # A self-issued reference collided with another one: draw again.
+            if gateway != Gateway.REFERENCE:
+                raise
+    raise GatewayError("could not draw a unique reference")
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    payment: Payment
+    outcome: str  # credited | already_paid | held
+
+    @property
+    def credited(self) -> bool:
+        return self.outcome == "credited"
+
+
+@transaction.atomic
+def payment_confirm(
+    *,
+    payment_id: int,
+    amount: Decimal,
+    currency: str,
+    paid_at: datetime.datetime,
+    source: str,
+    actor: User | None = None,
+    note: str = "",
+) -> Confirmation:
+    """Credit a payment exactly once, whatever route reports it and however often.
+
+    Locks the payment, then its contract (always in that order), writes the payment to
+    the ledger, then extends prepaid service (plus a promotion's bonus days) or settles
+    invoices oldest first; overpayment stays as credit. A different amount or currency is
+    held for review, not credited. Cash paid after the reference expired is still money:
+    it is credited and flagged.
+    """
+    payment = Payment.objects.select_for_update().get(pk=payment_id)
+    contract = (
+        Contract.objects.select_for_update().select_related("provider").get(pk=payment.contract_id)
+    )
+    if payment.status == Payment.Status.PAID:
+        _event(payment, PaymentEvent.Kind.DUPLICATE, source=source, actor=actor, note=note)
+        return Confirmation(payment=payment, outcome="already_paid")
+    amount = money_quantize(amount)
+    if currency.upper() != payment.currency or amount != payment.amount:
+        payment.status = Payment.Status.HELD
+        payment.paid_amount = amount
+        payment.paid_at = paid_at
+        payment.save(update_fields=["status", "paid_amount", "paid_at"])
+        _event(
+            payment,
+            PaymentEvent.Kind.HELD,
+            source=source,
+            actor=actor,
+            note=_("recibido %(amount)s %(currency)s, esperado %(expected)s %(expected_currency)s")
+            % {
+                "amount": amount,
+                "currency": currency.upper(),
+                "expected": payment.amount,
+                "expected_currency": payment.currency,
+            },
+        )
+        logger.warning("payment held for review payment_id=%s source=%s", payment.pk, source)
+        return Confirmation(payment=payment, outcome="held")
+    late = payment.status in (Payment.Status.EXPIRED, Payment.Status.CANCELLED) or (
+        payment.expires_at is not None and paid_at > payment.expires_at
+    )
+    paid_on = timezone.localtime(paid_at, contract.provider.tzinfo).date()
+    label = payment.get_gateway_display()
+    entry = ledger_record(
+        contract=contract,
+        kind=LedgerEntry.Kind.PAYMENT,
+        amount=amount,
+        description=f"{_('Pago')} {label} {payment.reference}".strip(),
+        created_by=actor,
+        reason=note,
+        invoice=payment.invoice,
+        occurred_on=paid_on,
+    )
+    payment.status = Payment.Status.PAID
+    payment.paid_at = paid_at
+    payment.paid_amount = amount
+    payment.paid_late = late
+    payment.ledger_entry = entry
+    payment.save(update_fields=["status", "paid_at", "paid_amount", "paid_late", "ledger_entry"])
+    if payment.plan_id:
+        plan = payment.plan
+        days = plan.period_days + payment.bonus_days
+        description = _("%(plan)s %(days)s días") % {"plan": plan.name, "days": days}
+        ledger_record(
+            contract=contract,
+            kind=LedgerEntry.Kind.CHARGE,
+            amount=-amount,
+            description=description,
+            occurred_on=paid_on,
+        )
+        prepaid_extend(
+            contract=contract, plan=plan, description=description, days=days, paid_by=entry
+        )
+    else:
+        _invoices_settle(contract=contract, amount=amount, first=payment.invoice)
+    _event(
+        payment,
+        PaymentEvent.Kind.PAID,
+        source=source,
+        actor=actor,
+        note=(note + (" · " if note else "") + _("pagado después de vencer")) if late else note,
+    )
+    logger.info("payment credited payment_id=%s source=%s late=%s", payment.pk, source, late)
+    return Confirmation(payment=payment, outcome="credited")
+
+
+def _invoices_settle(*, contract: Contract, amount: Decimal, first: Invoice | None) -> None:
+    """Apply money to open invoices, oldest due first; what is left stays as credit."""
+    remaining = amount
+    open_invoices = list(
+        Invoice.objects.select_for_update()
+        .filter(contract=contract, status=Invoice.Status.ISSUED)
+        .order_by("due_date", "issue_date", "number")
+    )
+    for invoice in open_invoices:
+        if remaining <= 0:
+            break
+        remaining -= invoice_apply_payment(invoice=invoice, amount=remaining)
+
+
+@transaction.atomic
+def payment_cancel(*, payment: Payment, actor: User | None) -> Payment:
+    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    if payment.status != Payment.Status.PENDING:
+        raise PaymentError(_("Solo se puede cancelar una referencia pendiente."))
+    payment.status = Payment.Status.CANCELLED
+    payment.save(update_fields=["status"])
+    _event(payment, PaymentEvent.Kind.CANCELLED, source="subscriber", actor=actor)
+    return payment
+
+
+def payments_expire(*, now: datetime.datetime | None = None) -> int:
+    """Mark pending payments past their expiry as expired. Returns how many."""
+    now = now or timezone.now()
+    expired = 0
+    for payment_id in Payment.objects.filter(
+        status=Payment.Status.PENDING, expires_at__lte=now
+    ).values_list("pk", flat=True):
+        with transaction.atomic():
+            payment = Payment.objects.select_for_update().get(pk=payment_id)
+            if payment.status == Payment.Status.PENDING:
+                payment.status = Payment.Status.EXPIRED
+                payment.save(update_fields=["status"])
+                _event(payment, PaymentEvent.Kind.EXPIRED, source="system")
+                expired += 1
+    return expired
+
+
+def payment_for_remote(*, provider_id: int, gateway: str, remote: RemotePayment) -> Payment | None:
+    """Our payment a gateway talks about, only among this provider's payments."""
+    payments = Payment.objects.filter(provider_id=provider_id, gateway=gateway)
+    if remote.payment_public_id:
+        try:
+            public_id = uuid.UUID(remote.payment_public_id)
+        except ValueError:
+            return None
+        return payments.filter(public_id=public_id).first()
+    if remote.external_id:
+        return payments.filter(external_id=remote.external_id).first()
+    return None
+
+
+def webhook_apply(*, provider_id: int, gateway: str, remote: RemotePayment) -> str:
+    """Process one verified gateway fact once: dedupe on (gateway, event id) forever."""
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                ProcessedEvent.objects.create(gateway=gateway, event_id=remote.event_id)
+        except IntegrityError:
+            return "duplicate"
+        payment = payment_for_remote(provider_id=provider_id, gateway=gateway, remote=remote)
+        if payment is None:
+            return "unknown_payment"
+        if not remote.paid:
+            return "not_paid"
+        confirmation = payment_confirm(
+            payment_id=payment.pk,
+            amount=remote.amount,
+            currency=remote.currency,
+            paid_at=remote.paid_at or timezone.now(),
+            source=f"webhook:{gateway}",
+        )
+        return confirmation.outcome
+
+
+def promise_eligibility(*, contract: Contract) -> str | None:
+    """The period a payment promise would cover, or None when none is allowed now."""
+    provider = contract.provider
+    if provider.promises_per_period == 0 or contract.status != Contract.Status.ACTIVE:
+        return None
+    today = provider.today()
+    if contract.promise_until and contract.promise_until >= today:
+        return None
+    if contract.billing_mode == Contract.BillingMode.PREPAID:
+        if contract.paid_until and contract.paid_until > today:
+            return None
+        key = f"vigencia:{contract.paid_until or 'none'}"
+    else:
+        overdue = (
+            Invoice.objects.filter(
+                contract=contract,
+                status=Invoice.Status.ISSUED,
+                due_date__lt=today,
+                amount_paid__lt=F("total"),
+            )
+            .order_by("due_date")
+            .only("number")
+            .first()
+        )
+        key = f"factura:{overdue.number}" if overdue else None
+    # Counted even when there is nothing to promise, so Inicio costs the same either way.
+    used = PaymentPromise.objects.filter(contract=contract, period_key=key or "").count()
+    if key is None or used >= provider.promises_per_period:
+        return None
+    return key
+
+
+@transaction.atomic
+def payment_promise_make(*, contract: Contract, actor: User) -> PaymentPromise:
+    """Promesa de pago: service continues N days; recorded and audited."""
+    contract = Contract.objects.select_for_update().select_related("provider").get(pk=contract.pk)
+    key = promise_eligibility(contract=contract)
+    if key is None:
+        raise PaymentError(_("Ya usaste tu promesa de pago de este periodo o no la necesitas."))
+    today = contract.provider.today()
+    ends_on = today + datetime.timedelta(days=contract.provider.promise_days)
+    promise = PaymentPromise.objects.create(
+        contract=contract, period_key=key, starts_on=today, ends_on=ends_on, created_by=actor
+    )
+    contract.promise_until = ends_on
+    contract.save(update_fields=["promise_until", "updated_at"])
+    ledger_record(
+        contract=contract,
+        kind=LedgerEntry.Kind.ADJUSTMENT,
+        amount=Decimal("0"),
+        description=_("Promesa de pago hasta el %(date)s") % {"date": ends_on.strftime("%d/%m/%Y")},
+        created_by=actor,
+        reason=_("promesa de pago"),
+    )
+    logger.info("payment promise contract_id=%s until=%s", contract.pk, ends_on)
+    return promise

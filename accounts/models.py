@@ -55,9 +55,7 @@ class Provider(models.Model):
             "Ej. «¤ #,##0.00» muestra $ 2.590,00 en es_AR."
         ),
     )
-    promise_days = models.PositiveSmallIntegerField(
-        _("días de una promesa de pago"), default=3
-    )
+    promise_days = models.PositiveSmallIntegerField(_("días de una promesa de pago"), default=3)
     promises_per_period = models.PositiveSmallIntegerField(
         _("promesas por periodo"), default=1, help_text=_("0 desactiva las promesas de pago.")
     )

@@ -90,8 +90,12 @@ def _others(me):
 
 def _payment(contract):
     return Payment.objects.create(
-        provider=contract.provider, contract=contract, gateway="reference",
-        plan=contract.plan, amount=Decimal("250.00"), currency="MXN",
+        provider=contract.provider,
+        contract=contract,
+        gateway="reference",
+        plan=contract.plan,
+        amount=Decimal("250.00"),
+        currency="MXN",
         reference=f"{contract.provider.code}{contract.pk:011d}",
     )
 

@@ -20,7 +20,11 @@ def juan(kona):
     plan.zones.add(zone)
     user = UserFactory(provider=kona, username="juan@kona")
     ContractFactory(
-        provider=kona, number="1002", user=user, zone=zone, plan=plan,
+        provider=kona,
+        number="1002",
+        user=user,
+        zone=zone,
+        plan=plan,
         paid_until=kona.today() + datetime.timedelta(days=5),
     )
     return user

@@ -39,7 +39,11 @@ def test_a_reference_is_numeric_with_prefix_check_digit_amount_and_expiry(
     assert response["Location"] == f"/pagos/{payment.public_id}/"
     assert payment.reference.startswith("111") and payment.reference.isdigit()
     assert luhn.is_valid(payment.reference)
-    assert (payment.amount, payment.currency, payment.status) == (Decimal("250.00"), "MXN", "pending")
+    assert (payment.amount, payment.currency, payment.status) == (
+        Decimal("250.00"),
+        "MXN",
+        "pending",
+    )
     assert payment.expires_at - timezone.now() > datetime.timedelta(days=2, hours=23)
     page = client.get(response["Location"]).text
     assert payment.reference in page
@@ -66,18 +70,27 @@ def test_the_voucher_pdf_downloads(client, juan, reference_account):
     assert response.content.startswith(b"%PDF")
 
 
-def test_paying_extends_vigencia_by_the_plan_period_and_writes_the_ledger(juan, reference_account, client):
+def test_paying_extends_vigencia_by_the_plan_period_and_writes_the_ledger(
+    juan, reference_account, client
+):
     contract = juan.contracts.get()
     client.force_login(juan)
     buy(client, contract.plan)
     payment = Payment.objects.get()
     before = contract.credit_days()
-    result = payment_confirm(payment_id=payment.pk, amount=Decimal("250.00"), currency="MXN",
-                             paid_at=timezone.now(), source="test")
+    result = payment_confirm(
+        payment_id=payment.pk,
+        amount=Decimal("250.00"),
+        currency="MXN",
+        paid_at=timezone.now(),
+        source="test",
+    )
     assert result.outcome == "credited"
     contract.refresh_from_db()
     assert contract.credit_days() == before + 30
-    kinds = list(LedgerEntry.objects.filter(contract=contract).order_by("pk").values_list("kind", "amount"))
+    kinds = list(
+        LedgerEntry.objects.filter(contract=contract).order_by("pk").values_list("kind", "amount")
+    )
     assert kinds == [("payment", Decimal("250.00")), ("charge", Decimal("-250.00"))]
     assert ledger_balance(contract=contract) == 0
     assert "<strong>35</strong> días de crédito" in client.get("/").text
@@ -90,8 +103,14 @@ def test_paid_twice_by_any_route_credits_once(juan, reference_account, client):
     payment = Payment.objects.get()
     staff = UserFactory(provider=None, is_staff=True)
     outcomes = [
-        payment_confirm(payment_id=payment.pk, amount=Decimal("250"), currency="MXN",
-                        paid_at=timezone.now(), source=source, actor=actor).outcome
+        payment_confirm(
+            payment_id=payment.pk,
+            amount=Decimal("250"),
+            currency="MXN",
+            paid_at=timezone.now(),
+            source=source,
+            actor=actor,
+        ).outcome
         for source, actor in (("settlement", None), ("agent", staff), ("webhook:x", None))
     ]
     assert outcomes == ["credited", "already_paid", "already_paid"]
@@ -102,14 +121,20 @@ def test_paid_twice_by_any_route_credits_once(juan, reference_account, client):
 
 
 @pytest.mark.parametrize(("amount", "currency"), [("200.00", "MXN"), ("250.00", "USD")])
-def test_a_different_amount_or_currency_is_held_not_credited(juan, reference_account, client,
-                                                            amount, currency):
+def test_a_different_amount_or_currency_is_held_not_credited(
+    juan, reference_account, client, amount, currency
+):
     contract = juan.contracts.get()
     client.force_login(juan)
     buy(client, contract.plan)
     payment = Payment.objects.get()
-    result = payment_confirm(payment_id=payment.pk, amount=Decimal(amount), currency=currency,
-                             paid_at=timezone.now(), source="settlement")
+    result = payment_confirm(
+        payment_id=payment.pk,
+        amount=Decimal(amount),
+        currency=currency,
+        paid_at=timezone.now(),
+        source="settlement",
+    )
     assert result.outcome == "held"
     payment.refresh_from_db()
     assert payment.status == "held"
@@ -126,9 +151,13 @@ def test_cash_paid_after_expiry_is_credited_and_flagged(juan, reference_account,
     assert payments_expire(now=payment.expires_at + datetime.timedelta(seconds=1)) == 1
     payment.refresh_from_db()
     assert payment.status == "expired"
-    result = payment_confirm(payment_id=payment.pk, amount=Decimal("250"), currency="MXN",
-                             paid_at=payment.expires_at + datetime.timedelta(hours=2),
-                             source="settlement")
+    result = payment_confirm(
+        payment_id=payment.pk,
+        amount=Decimal("250"),
+        currency="MXN",
+        paid_at=payment.expires_at + datetime.timedelta(hours=2),
+        source="settlement",
+    )
     payment.refresh_from_db()
     assert (result.outcome, payment.status, payment.paid_late) == ("credited", "paid", True)
     contract.refresh_from_db()
@@ -138,16 +167,26 @@ def test_cash_paid_after_expiry_is_credited_and_flagged(juan, reference_account,
 def test_a_bonus_days_promotion_applies_at_purchase(juan, reference_account, client):
     contract = juan.contracts.get()
     today = contract.provider.today()
-    promotion = Promotion.objects.create(provider=contract.provider, title="+5 días",
-                                         starts_on=today, ends_on=today, effect="bonus_days",
-                                         bonus_days=5)
+    promotion = Promotion.objects.create(
+        provider=contract.provider,
+        title="+5 días",
+        starts_on=today,
+        ends_on=today,
+        effect="bonus_days",
+        bonus_days=5,
+    )
     promotion.plans.add(contract.plan)
     client.force_login(juan)
     buy(client, contract.plan)
     payment = Payment.objects.get()
     assert payment.bonus_days == 5
-    payment_confirm(payment_id=payment.pk, amount=payment.amount, currency="MXN",
-                    paid_at=timezone.now(), source="test")
+    payment_confirm(
+        payment_id=payment.pk,
+        amount=payment.amount,
+        currency="MXN",
+        paid_at=timezone.now(),
+        source="test",
+    )
     contract.refresh_from_db()
     assert contract.credit_days() == 5 + 35
 
@@ -155,8 +194,14 @@ def test_a_bonus_days_promotion_applies_at_purchase(juan, reference_account, cli
 def test_a_discount_promotion_lowers_the_amount(juan, reference_account, client):
     contract = juan.contracts.get()
     today = contract.provider.today()
-    Promotion.objects.create(provider=contract.provider, title="-10%", starts_on=today,
-                             ends_on=today, effect="discount", discount_percent=Decimal("10"))
+    Promotion.objects.create(
+        provider=contract.provider,
+        title="-10%",
+        starts_on=today,
+        ends_on=today,
+        effect="discount",
+        discount_percent=Decimal("10"),
+    )
     client.force_login(juan)
     buy(client, contract.plan)
     assert Payment.objects.get().amount == Decimal("225.00")
@@ -221,8 +266,13 @@ def test_pay_an_invoice_oldest_first_overpayment_stays_as_credit(kona, reference
     client.post("/pagos/nuevo/", {"invoice": newer.number, "method": "reference:cash"})
     payment = Payment.objects.get()
     assert payment.invoice == newer and payment.amount == Decimal("100.00")
-    payment_confirm(payment_id=payment.pk, amount=Decimal("100.00"), currency="MXN",
-                    paid_at=timezone.now(), source="test")
+    payment_confirm(
+        payment_id=payment.pk,
+        amount=Decimal("100.00"),
+        currency="MXN",
+        paid_at=timezone.now(),
+        source="test",
+    )
     older.refresh_from_db()
     newer.refresh_from_db()
     assert (older.amount_paid, newer.amount_paid) == (Decimal("100.00"), Decimal("0.00"))
@@ -233,8 +283,9 @@ def test_promesa_de_pago_once_per_period(kona, client):
     from tests.factories import ContractFactory
 
     user = UserFactory(provider=kona)
-    contract = ContractFactory(provider=kona, user=user,
-                               paid_until=kona.today() - datetime.timedelta(days=1))
+    contract = ContractFactory(
+        provider=kona, user=user, paid_until=kona.today() - datetime.timedelta(days=1)
+    )
     client.force_login(user)
     assert "Hacer una promesa de pago" in client.get("/").text
     client.post("/promesa-de-pago/")

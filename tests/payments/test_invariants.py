@@ -1,5 +1,6 @@
 """Purchases, payments, retries, expiries and promises in any order keep the books right."""
 
+import contextlib
 import datetime
 import threading
 from decimal import Decimal
@@ -106,10 +107,8 @@ class Books(RuleBasedStateMachine):
     def cancel(self, index):
         payments = self._payments()
         if payments:
-            try:
+            with contextlib.suppress(PaymentError):
                 payment_cancel(payment=payments[index % len(payments)], actor=self.user)
-            except PaymentError:
-                pass
 
     @rule()
     def expire_all(self):
@@ -117,10 +116,8 @@ class Books(RuleBasedStateMachine):
 
     @rule()
     def promise(self):
-        try:
+        with contextlib.suppress(PaymentError):
             payment_promise_make(contract=self.contract, actor=self.user)
-        except PaymentError:
-            pass
 
     @invariant()
     def balance_is_the_sum_of_entries(self):

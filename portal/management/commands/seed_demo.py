@@ -8,10 +8,14 @@ from django.db import transaction
 from accounts.models import Contract, Provider, User
 from accounts.phones import phone_normalize
 from billing.demo import postpaid_history_seed, prepaid_history_seed
+from payments.models import GatewayAccount
+from payments.services import support_group_ensure
 from plans.models import Plan, Zone
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "antena-admin-demo"
+AGENT_USERNAME = "agente"
+AGENT_PASSWORD = "antena-agente-demo"
 
 PROVIDERS = [
     {
@@ -201,8 +205,25 @@ class Command(BaseCommand):
                     )
         if not User.objects.filter(username=ADMIN_USERNAME).exists():
             User.objects.create_superuser(ADMIN_USERNAME, "admin@antena.local", ADMIN_PASSWORD)
+        agent = User.objects.filter(username=AGENT_USERNAME).first()
+        if agent is None:
+            agent = User(
+                username=AGENT_USERNAME, is_staff=True, provider=Provider.objects.get(code="111")
+            )
+            agent.set_password(AGENT_PASSWORD)
+            agent.save()
+        agent.groups.add(support_group_ensure())
+        for provider in Provider.objects.filter(code__in=[spec["code"] for spec in PROVIDERS]):
+            GatewayAccount.objects.get_or_create(
+                provider=provider,
+                gateway="reference",
+                defaults={"reference_prefix": provider.code, "expiry_days": 3},
+            )
         lines.append("")
         lines.append(f"Admin (/admin/): {ADMIN_USERNAME} / {ADMIN_PASSWORD}")
+        lines.append(
+            f"Support agent of KONA (/admin/agentes/): {AGENT_USERNAME} / {AGENT_PASSWORD}"
+        )
         if settings.ADMIN_REQUIRE_MFA:
             lines.append("  (these settings require TOTP: the admin sets it up at first login)")
         lines.append("The SMS codes appear in this console (SMS_BACKEND=console).")

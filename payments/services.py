@@ -161,9 +161,14 @@ def payment_start(
     if _payment_is_ready(payment):
         return payment
     for _attempt in range(5):
-        started = adapter.start(
-            payment=payment, account=account, urls=urls_for(payment), method=method
-        )
+        try:
+            started = adapter.start(
+                payment=payment, account=account, urls=urls_for(payment), method=method
+            )
+        except GatewayError as error:
+            if error.final:
+                Payment.objects.filter(pk=payment.pk).update(idempotency_key=uuid.uuid4())
+            raise
         try:
             return _payment_started(payment, started)
         except IntegrityError:

@@ -18,7 +18,17 @@ if TYPE_CHECKING:
 
 
 class GatewayError(Exception):
-    """The gateway failed or refused (network, timeout, 4xx/5xx). Never holds secrets."""
+    """The gateway failed or refused (network, timeout, 4xx/5xx). Never holds secrets.
+
+    `final` marks an answer the gateway has stored against the idempotency key (it will
+    replay it to a retry with the same key): the next attempt needs a new key. Timeouts and
+    network errors are not final: retrying with the same key is what prevents a second
+    charge.
+    """
+
+    def __init__(self, message: str = "", *, final: bool = False):
+        super().__init__(message)
+        self.final = final
 
 
 class WebhookRejected(Exception):

@@ -198,5 +198,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
+        # The SDK logs request bodies at DEBUG and Stripe's error texts at INFO.
+        "stripe": {"level": "WARNING"},
     },
 }

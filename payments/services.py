@@ -340,7 +340,13 @@ def payment_for_remote(*, provider_id: int, gateway: str, remote: RemotePayment)
 
 
 def webhook_apply(*, provider_id: int, gateway: str, remote: RemotePayment) -> str:
-    """Process one verified gateway fact once: dedupe on (gateway, event id) forever."""
+    """Process one verified gateway fact once: dedupe on (gateway, event id) forever.
+
+    A fact that says "not paid" is not recorded, so it cannot use up the event id of the
+    delivery that will say "paid".
+    """
+    if not remote.paid:
+        return "not_paid"
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -350,8 +356,6 @@ def webhook_apply(*, provider_id: int, gateway: str, remote: RemotePayment) -> s
         payment = payment_for_remote(provider_id=provider_id, gateway=gateway, remote=remote)
         if payment is None:
             return "unknown_payment"
-        if not remote.paid:
-            return "not_paid"
         confirmation = payment_confirm(
             payment_id=payment.pk,
             amount=remote.amount,

@@ -3,6 +3,7 @@
 import logging
 
 from allauth.core.ratelimit import consume_or_429
+from celery.result import EagerResult
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -13,7 +14,6 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from accounts.context_processors import request_contracts
-from accounts.models import Provider
 from billing.pagination import page_get
 from billing.selectors import invoice_for_user
 from plans.selectors import prepaid_plan_for, promotions_active_for, promotions_by_plan
@@ -27,8 +27,8 @@ from .services import (
     payment_cancel,
     payment_promise_make,
     payment_start,
-    webhook_apply,
 )
+from .tasks import remote_to_message, webhook_credit
 from .voucher import voucher_pdf
 
 logger = logging.getLogger(__name__)
@@ -225,12 +225,12 @@ def webhook(request: HttpRequest, gateway: str, provider_code: str) -> JsonRespo
         body=request.body.decode("utf-8", errors="replace")[:100_000],
         headers={name: request.headers[name] for name in _KEPT_HEADERS if name in request.headers},
     )
-    provider = Provider.objects.filter(code=provider_code).first()
     account = (
-        GatewayAccount.objects.filter(provider=provider, gateway=gateway, is_enabled=True).first()
-        if provider
-        else None
+        GatewayAccount.objects.select_related("provider")
+        .filter(provider__code=provider_code, gateway=gateway, is_enabled=True)
+        .first()
     )
+    provider = account.provider if account else None
     if account is None:
         _delivery_close(delivery, WebhookDelivery.Outcome.REJECTED, "no such gateway account")
         return JsonResponse({"error": "unknown gateway account"}, status=404)
@@ -243,7 +243,11 @@ def webhook(request: HttpRequest, gateway: str, provider_code: str) -> JsonRespo
         # We could not confirm with the gateway: ask it to deliver again later.
         _delivery_close(delivery, WebhookDelivery.Outcome.RECEIVED, str(error))
         return JsonResponse({"error": "try again later"}, status=503)
-    outcomes = [webhook_apply(provider_id=provider.pk, gateway=gateway, remote=f) for f in facts]
+    # Verified: acknowledge now, credit in the worker (exactly once, whatever the retries).
+    outcomes = []
+    for fact in facts:
+        result = webhook_credit.delay(provider.pk, gateway, remote_to_message(fact))
+        outcomes.append(result.result if isinstance(result, EagerResult) else "queued")
     delivery.event_id = ",".join(f.event_id for f in facts)[:120]
     outcome = (
         WebhookDelivery.Outcome.IGNORED

@@ -187,6 +187,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.verification_codes_purge",
         "schedule": 60 * 60,
     },
+    "expire-payment-references": {
+        "task": "payments.tasks.payments_expire_task",
+        "schedule": 10 * 60,
+    },
 }
 
 LOGGING = {

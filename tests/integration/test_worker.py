@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import VerificationCode
 from accounts.tasks import verification_codes_purge
+from tests.payments.conftest import juan, kona  # noqa: F401 - fixtures
 from portal.celery import app as celery_app
 
 pytestmark = [
@@ -85,3 +86,63 @@ def test_the_worker_purges_expired_codes(worker):
     remaining = set(VerificationCode.objects.values_list("pk", flat=True))
     assert remaining == {fresh.pk}
     assert stale.pk not in remaining
+
+
+def test_a_webhook_is_acknowledged_at_once_and_credited_by_the_worker(worker, juan, client):
+    import json
+
+    from billing.models import LedgerEntry
+    from payments.models import GatewayAccount, Payment
+    from tests.payments import stripe_server as api
+
+    contract = juan.contracts.get()
+    account = GatewayAccount(provider=contract.provider, gateway="stripe")
+    account.credentials = {"secret_key": api.SECRET_KEY, "webhook_secret": api.WEBHOOK_SECRET}
+    account.save()
+    payment = Payment.objects.create(
+        provider=contract.provider,
+        contract=contract,
+        gateway="stripe",
+        method="oxxo",
+        plan=contract.plan,
+        amount=contract.plan.price,
+        currency="MXN",
+        reference="12345678901234",
+        external_id="pi_worker",
+    )
+    before = contract.paid_until
+    body = json.dumps(
+        api.event(
+            "payment_intent.succeeded",
+            {
+                "id": "pi_worker",
+                "object": "payment_intent",
+                "amount": 25000,
+                "amount_received": 25000,
+                "currency": "mxn",
+                "status": "succeeded",
+                "metadata": {"payment_public_id": str(payment.public_id)},
+            },
+            event_id="evt_worker",
+        )
+    ).encode()
+
+    response = client.post(
+        "/webhooks/stripe/111/",
+        body,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=api.signature_header(body),
+    )
+
+    assert response.status_code == 200
+    assert response.json()["outcomes"] == ["queued"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        payment.refresh_from_db()
+        if payment.status == "paid":
+            break
+        time.sleep(0.2)
+    assert payment.status == "paid"
+    assert LedgerEntry.objects.filter(contract=contract, kind="payment").count() == 1
+    contract.refresh_from_db()
+    assert (contract.paid_until - before).days == 30

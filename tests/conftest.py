@@ -1,10 +1,13 @@
+import datetime
 import os
+from decimal import Decimal
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
 
 from accounts import sms
+from tests.factories import ContractFactory, PlanFactory, ProviderFactory, UserFactory, ZoneFactory
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
@@ -49,3 +52,26 @@ def _clean_slate():
     sms.outbox.clear()
     yield
     sms.outbox.clear()
+
+
+@pytest.fixture
+def kona():
+    return ProviderFactory(code="111", name="KONA", handle_domain="kona")
+
+
+@pytest.fixture
+def juan(kona):
+    """A prepaid KONA subscriber in zone Norte with Plan Básico (30 days, $250)."""
+    zone = ZoneFactory(provider=kona, name="Norte")
+    plan = PlanFactory(provider=kona, name="Plan Básico", price=Decimal("250.00"), period_days=30)
+    plan.zones.add(zone)
+    user = UserFactory(provider=kona, username="juan@kona")
+    ContractFactory(
+        provider=kona,
+        number="1002",
+        user=user,
+        zone=zone,
+        plan=plan,
+        paid_until=kona.today() + datetime.timedelta(days=5),
+    )
+    return user

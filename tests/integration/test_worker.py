@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from accounts.models import VerificationCode
 from accounts.tasks import verification_codes_purge
-from tests.payments.conftest import juan, kona  # noqa: F401 - fixtures
 from portal.celery import app as celery_app
 
 pytestmark = [

@@ -5,6 +5,7 @@ from decimal import Decimal
 from celery import shared_task
 
 from .gateways import RemotePayment
+from .models import WebhookDelivery
 from .services import payments_expire, webhook_apply
 
 
@@ -28,12 +29,21 @@ def remote_from_message(data: dict) -> RemotePayment:
     )
 
 
-@shared_task(bind=True, max_retries=10, default_retry_delay=30, acks_late=True)
-def webhook_credit(self, provider_id: int, gateway: str, remote: dict) -> str:
+@shared_task(acks_late=True)
+def webhook_credit(provider_id: int, gateway: str, remote: dict, delivery_id: int) -> str:
     """Credit what a verified webhook reported. Idempotent: (gateway, event id) once."""
-    return webhook_apply(
-        provider_id=provider_id, gateway=gateway, remote=remote_from_message(remote)
+    fact = remote_from_message(remote)
+    outcome = webhook_apply(provider_id=provider_id, gateway=gateway, remote=fact)
+    WebhookDelivery.objects.filter(pk=delivery_id).update(
+        event_id=fact.event_id[:120],
+        outcome=(
+            WebhookDelivery.Outcome.DUPLICATE
+            if outcome == "duplicate"
+            else WebhookDelivery.Outcome.PROCESSED
+        ),
+        detail=outcome,
     )
+    return outcome
 
 
 @shared_task

@@ -243,20 +243,14 @@ def webhook(request: HttpRequest, gateway: str, provider_code: str) -> JsonRespo
         # We could not confirm with the gateway: ask it to deliver again later.
         _delivery_close(delivery, WebhookDelivery.Outcome.RECEIVED, str(error))
         return JsonResponse({"error": "try again later"}, status=503)
-    # Verified: acknowledge now, credit in the worker (exactly once, whatever the retries).
+    # Verified: acknowledge now; the worker credits and records the outcome on the delivery.
+    if not facts:
+        _delivery_close(delivery, WebhookDelivery.Outcome.IGNORED, "no payment in this event")
+        return JsonResponse({"received": True, "outcomes": []})
     outcomes = []
     for fact in facts:
-        result = webhook_credit.delay(provider.pk, gateway, remote_to_message(fact))
+        result = webhook_credit.delay(provider.pk, gateway, remote_to_message(fact), delivery.pk)
         outcomes.append(result.result if isinstance(result, EagerResult) else "queued")
-    delivery.event_id = ",".join(f.event_id for f in facts)[:120]
-    outcome = (
-        WebhookDelivery.Outcome.IGNORED
-        if not facts
-        else WebhookDelivery.Outcome.DUPLICATE
-        if all(o == "duplicate" for o in outcomes)
-        else WebhookDelivery.Outcome.PROCESSED
-    )
-    _delivery_close(delivery, outcome, ",".join(outcomes))
     return JsonResponse({"received": True, "outcomes": outcomes})
 
 

@@ -4,6 +4,7 @@ import uuid
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Contract, User
 
@@ -16,8 +17,8 @@ def gateway_options_for(*, contract: Contract) -> list[tuple[str, str, str]]:
     labels = {
         ("oxxopay", "cash"): "OxxoPay",
         ("stripe", "oxxo"): "OXXO",
-        ("reference", "cash"): "Referencia de pago",
-        ("stripe", "card"): "Tarjeta",
+        ("reference", "cash"): _("Referencia de pago"),
+        ("stripe", "card"): _("Tarjeta"),
         ("mercadopago", "checkout"): "Mercado Pago",
     }
     accounts = GatewayAccount.objects.filter(

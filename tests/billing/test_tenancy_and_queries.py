@@ -153,7 +153,15 @@ def _history(contract, size):
         )
 
 
-SUBSCRIBER_PAGES = ["/", "/servicios/", "/estado-de-cuenta/", "/facturas/", "/planes/", "/cuenta/"]
+SUBSCRIBER_PAGES = [
+    "/",
+    "/servicios/",
+    "/estado-de-cuenta/",
+    "/facturas/",
+    "/planes/",
+    "/cuenta/",
+    "/pagos/",
+]
 
 
 @pytest.mark.parametrize("url", SUBSCRIBER_PAGES)

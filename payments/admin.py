@@ -1,11 +1,41 @@
 """Staff: payment methods per ISP (credentials write-only), payments and their review queue,
-webhook deliveries."""
+webhook deliveries, settlement files and the review queue of their lines."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from .models import GatewayAccount, Payment, PaymentEvent, PaymentPromise, WebhookDelivery
+from accounts.models import Provider
+
+from .models import (
+    GatewayAccount,
+    Payment,
+    PaymentEvent,
+    PaymentPromise,
+    SettlementImport,
+    SettlementLine,
+    WebhookDelivery,
+)
+from .settlement import (
+    COLUMNS,
+    MAX_BYTES,
+    MAX_LINES,
+    REVIEW_OUTCOMES,
+    SettlementRefused,
+    parser_choices,
+    settlement_file_import,
+    settlement_lines_resolve,
+    settlement_needs_review,
+    settlement_summary,
+)
 
 # Which credentials each gateway needs. Values are never shown back.
 CREDENTIAL_FIELDS = {
@@ -155,3 +185,255 @@ class PaymentPromiseAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+def _scoped_to_provider(request: HttpRequest, queryset, *, field: str = "provider_id"):
+    """Staff of an ISP see that ISP's rows; staff with no ISP see every ISP's."""
+    if request.user.provider_id:
+        return queryset.filter(**{field: request.user.provider_id})
+    return queryset
+
+
+class SettlementUploadForm(forms.Form):
+    provider = forms.ModelChoiceField(label=_("Proveedor"), queryset=Provider.objects.none())
+    settlement_file = forms.FileField(label=_("Archivo de liquidación"))
+    parser = forms.ChoiceField(label=_("Formato"), initial="generic")
+
+    def __init__(self, *args, providers, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["provider"].queryset = providers
+        if providers.count() == 1:
+            self.fields["provider"].initial = providers.get()
+        self.fields["parser"].choices = parser_choices()
+
+    def clean_settlement_file(self):
+        uploaded = self.cleaned_data["settlement_file"]
+        if uploaded.size > MAX_BYTES:
+            raise forms.ValidationError(
+                _("El archivo pesa más de %(megabytes)s MB; divídelo en partes más pequeñas.")
+                % {"megabytes": MAX_BYTES // (1024 * 1024)}
+            )
+        return uploaded
+
+
+REPORT_PAGE_SIZE = 200
+
+
+@admin.register(SettlementImport)
+class SettlementImportAdmin(admin.ModelAdmin):
+    """Settlement files as imported; each one's detail is its report, line by line."""
+
+    list_display = [
+        "created_at",
+        "provider",
+        "filename",
+        "parser",
+        "uploaded_by",
+        "line_count",
+        "credited_count",
+        "late_count",
+        "already_paid_count",
+        "unmatched_count",
+        "mismatch_count",
+        "invalid_count",
+    ]
+    list_filter = ["provider", "parser"]
+    list_select_related = ["provider", "uploaded_by"]
+    search_fields = ["filename", "=sha256"]
+
+    def get_queryset(self, request):
+        return _scoped_to_provider(request, super().get_queryset(request))
+
+    def get_urls(self):
+        # Before the model's own URLs: "<path:object_id>/" would take "subir/".
+        return [
+            path(
+                "subir/",
+                self.admin_site.admin_view(self.upload_view),
+                name="payments_settlementimport_upload",
+            ),
+            *super().get_urls(),
+        ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_upload_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("payments.add_settlementimport")
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "upload_url": (
+                reverse("admin:payments_settlementimport_upload")
+                if self.has_upload_permission(request)
+                else None
+            ),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def upload_view(self, request: HttpRequest) -> HttpResponse:
+        """ "Subir archivo": the settlement import behind an upload form."""
+        if not self.has_upload_permission(request):
+            raise PermissionDenied
+        providers = _scoped_to_provider(
+            request, Provider.objects.filter(is_active=True), field="pk"
+        )
+        refused = None
+        status = 200
+        if request.method == "POST":
+            form = SettlementUploadForm(request.POST, request.FILES, providers=providers)
+            if not form.is_valid():
+                status = 400
+            else:
+                uploaded = form.cleaned_data["settlement_file"]
+                try:
+                    settlement = settlement_file_import(
+                        provider=form.cleaned_data["provider"],
+                        raw=uploaded.read(),
+                        filename=uploaded.name,
+                        parser_name=form.cleaned_data["parser"],
+                        uploaded_by=request.user,
+                    )
+                except SettlementRefused as error:
+                    refused = error.errors
+                    status = 400
+                else:
+                    level = (
+                        messages.WARNING
+                        if settlement_needs_review(settlement)
+                        else messages.SUCCESS
+                    )
+                    self.message_user(request, settlement_summary(settlement), level)
+                    return redirect("admin:payments_settlementimport_change", settlement.pk)
+        else:
+            form = SettlementUploadForm(providers=providers)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Subir archivo de liquidación"),
+            "form": form,
+            "refused": refused,
+            "columns": COLUMNS,
+            "max_lines": MAX_LINES,
+            "max_megabytes": MAX_BYTES // (1024 * 1024),
+        }
+        return TemplateResponse(
+            request, "admin/payments/settlementimport/upload.html", context, status=status
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The import's report: its counts and every line with its outcome, a page at a time."""
+        settlement = self.get_object(request, unquote(object_id))
+        if settlement is None or not self.has_view_permission(request, settlement):
+            raise Http404
+        lines = SettlementLine.objects.filter(settlement_import=settlement).select_related(
+            "payment", "resolved_by"
+        )
+        outcome = request.GET.get("outcome", "")
+        if outcome in SettlementLine.Outcome.values:
+            lines = lines.filter(outcome=outcome)
+        else:
+            outcome = ""
+        page = Paginator(lines.order_by("line_number"), REPORT_PAGE_SIZE).get_page(
+            request.GET.get("p")
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": str(settlement),
+            "original": settlement,
+            "summary": settlement_summary(settlement),
+            "outcomes": SettlementLine.Outcome.choices,
+            "outcome": outcome,
+            "page": page,
+            "queue_url": reverse("admin:payments_settlementline_changelist")
+            + f"?settlement_import__id__exact={settlement.pk}",
+        }
+        return TemplateResponse(request, "admin/payments/settlementimport/report.html", context)
+
+
+class ReviewQueueFilter(admin.SimpleListFilter):
+    """By default the queue: unmatched and mismatched lines nobody has resolved yet."""
+
+    title = _("cola de revisión")
+    parameter_name = "queue"
+
+    def lookups(self, request, model_admin):
+        return [(None, _("Pendientes de revisión")), ("all", _("Todas las líneas"))]
+
+    def choices(self, changelist):
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": self.value() == value,
+                "query_string": changelist.get_query_string(
+                    {self.parameter_name: value} if value else {}, [self.parameter_name]
+                ),
+                "display": label,
+            }
+
+    def queryset(self, request, queryset):
+        if self.value() == "all":
+            return queryset
+        return queryset.filter(outcome__in=REVIEW_OUTCOMES, resolved=False)
+
+
+@admin.register(SettlementLine)
+class SettlementLineAdmin(admin.ModelAdmin):
+    """The review queue: lines whose money did not land. Resolving records who and when."""
+
+    list_display = [
+        "settlement_import",
+        "line_number",
+        "provider",
+        "reference",
+        "amount",
+        "paid_at",
+        "folio",
+        "outcome",
+        "message",
+        "payment",
+        "resolved",
+        "resolved_by",
+        "resolved_at",
+    ]
+    list_filter = [ReviewQueueFilter, "outcome", "resolved", "provider"]
+    list_select_related = ["settlement_import", "provider", "payment", "resolved_by"]
+    search_fields = ["=reference", "=folio"]
+    readonly_fields = [f.name for f in SettlementLine._meta.fields]
+    actions = ["resolve"]
+
+    def get_queryset(self, request):
+        return _scoped_to_provider(request, super().get_queryset(request))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # The action changes lines (resolved, who, when); nothing is edited by hand.
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Marcar como resuelto"), permissions=["change"])
+    def resolve(self, request, queryset):
+        count = settlement_lines_resolve(
+            line_ids=queryset.values_list("pk", flat=True), actor=request.user
+        )
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)s línea marcada como resuelta.",
+                "%(count)s líneas marcadas como resueltas.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS,
+        )

@@ -253,3 +253,117 @@ class PaymentPromise(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contract} {self.starts_on} – {self.ends_on}"
+
+
+class SettlementImport(models.Model):
+    """One settlement file (a store's or bank's list of payments) as it was imported."""
+
+    provider = models.ForeignKey(
+        Provider, verbose_name=_("proveedor"), on_delete=models.PROTECT, related_name="+"
+    )
+    parser = models.CharField(_("formato"), max_length=32)
+    filename = models.CharField(_("archivo"), max_length=255)
+    sha256 = models.CharField(_("SHA-256 del contenido"), max_length=64, db_index=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("subido por"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("importado el"), auto_now_add=True)
+    # Empty while the lines are being applied: an import that stopped half-way shows here.
+    finished_at = models.DateTimeField(_("terminado el"), null=True, blank=True)
+    line_count = models.PositiveIntegerField(_("líneas"), default=0)
+    credited_count = models.PositiveIntegerField(_("acreditadas"), default=0)
+    late_count = models.PositiveIntegerField(_("acreditadas tras vencer"), default=0)
+    already_paid_count = models.PositiveIntegerField(_("ya aplicadas"), default=0)
+    unmatched_count = models.PositiveIntegerField(_("sin coincidencia"), default=0)
+    mismatch_count = models.PositiveIntegerField(_("con diferencia"), default=0)
+    invalid_count = models.PositiveIntegerField(_("con error"), default=0)
+
+    class Meta:
+        verbose_name = _("liquidación")
+        verbose_name_plural = _("liquidaciones")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.filename}"
+
+
+class SettlementLine(models.Model):
+    """One line of a settlement file and what became of it; the review queue reads these."""
+
+    class Outcome(models.TextChoices):
+        CREDITED = "credited", _("acreditado")
+        LATE = "late", _("acreditado tras vencer")
+        ALREADY_PAID = "already_paid", _("ya aplicado")
+        UNMATCHED = "unmatched", _("sin coincidencia")
+        MISMATCH = "mismatch", _("con diferencia (retenido)")
+        INVALID = "invalid", _("con error")
+
+    settlement_import = models.ForeignKey(
+        SettlementImport,
+        verbose_name=_("liquidación"),
+        on_delete=models.PROTECT,
+        related_name="lines",
+    )
+    # The import's provider, repeated so that a folio can be unique per provider.
+    provider = models.ForeignKey(
+        Provider, verbose_name=_("proveedor"), on_delete=models.PROTECT, related_name="+"
+    )
+    line_number = models.PositiveIntegerField(_("línea"))
+    reference = models.CharField(_("referencia"), max_length=40, blank=True)
+    amount = models.DecimalField(_("importe"), max_digits=14, decimal_places=2, null=True)
+    paid_at = models.DateTimeField(_("pagado el"), null=True)
+    folio = models.CharField(_("folio"), max_length=64, blank=True)
+    outcome = models.CharField(_("resultado"), max_length=12, choices=Outcome.choices)
+    # True when this line's folio went to payment_confirm: that folio is spent for the
+    # provider, so the same store operation never credits twice, whatever the file.
+    applied = models.BooleanField(_("aplicada"), default=False)
+    payment = models.ForeignKey(
+        Payment,
+        verbose_name=_("pago"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="settlement_lines",
+    )
+    message = models.CharField(_("detalle"), max_length=300, blank=True)
+    raw = models.CharField(_("línea original"), max_length=300, blank=True)
+    resolved = models.BooleanField(_("resuelta"), default=False)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("resuelta por"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    resolved_at = models.DateTimeField(_("resuelta el"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("línea de liquidación")
+        verbose_name_plural = _("líneas de liquidación")
+        ordering = ["-settlement_import_id", "line_number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["settlement_import", "line_number"], name="settlement_line_number_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["provider", "folio"],
+                condition=models.Q(applied=True),
+                name="settlement_folio_applied_once",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["provider", "outcome"],
+                condition=models.Q(resolved=False, outcome__in=["unmatched", "mismatch"]),
+                name="settlement_review_queue",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.settlement_import_id}:{self.line_number}"

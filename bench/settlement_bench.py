@@ -1,0 +1,288 @@
+"""Settlement import of 100,000 lines: `payments.settlement.settlement_file_import`.
+
+    .venv/bin/python bench/settlement_bench.py [--lines 100000] [--postgres] [--check]
+
+SQLite (default): a throw-away file in a temporary directory, never the repository's
+db.sqlite3. With --postgres: a database of its own, `antena_settlement_bench`, created on
+the server of BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test, used
+only to create and drop it) and dropped at the end. Settings: portal.settings.test.
+
+Set-up (not timed): one ISP (MXN, America/Mexico_City), one 30-day plan at $250.00, and
+`--lines` prepaid contracts, each with one pending self-issued reference (prefix 111, Luhn
+check digit). Then, each timed from the raw bytes to the finished import with its counts:
+
+(a) first import: a generic CSV with one good line per reference, every line credited
+    through payment_confirm (ledger, service period, vigencia), each in its own transaction;
+(b) the same file again: every folio is already spent, nothing is credited;
+(c) a file of the same size that matches nothing: 90 % unknown references (unmatched, to
+    the review queue) and 10 % bad check digits (invalid).
+
+Also timed alone: reading and checking the file of (a) (parser + line checks), no database.
+After (a) and (b) the books are checked: every payment paid once, one payment entry each.
+--check exits 1 when a timed import takes longer than the goal.
+"""
+
+import argparse
+import datetime
+import os
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+GOAL_S = 20.0
+BENCH_DATABASE = "antena_settlement_bench"
+
+
+def _configure(*, database_url: str) -> None:
+    """Environment read by portal.settings.base, set before Django starts."""
+    sys.path.insert(0, str(REPO))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings.test"
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["LOG_LEVEL"] = "WARNING"
+    for name in ("REDIS_URL", "CACHE_URL"):
+        os.environ.pop(name, None)
+
+
+def _postgres_admin(url: str, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True) as db:
+        db.execute(sql)
+
+
+def _references(count: int) -> list[str]:
+    from stdnum import luhn
+
+    bodies = [f"111{number:011d}" for number in range(count)]
+    return [body + luhn.calc_check_digit(body) for body in bodies]
+
+
+def _unknown_references(count: int) -> list[str]:
+    """Valid check digits, a prefix no payment of the bench has."""
+    from stdnum import luhn
+
+    bodies = [f"999{number:011d}" for number in range(count)]
+    return [body + luhn.calc_check_digit(body) for body in bodies]
+
+
+def _setup(count: int):
+    from accounts.models import Contract, Provider
+    from payments.models import GatewayAccount, Payment
+    from plans.models import Plan, Zone
+
+    provider = Provider.objects.create(
+        code="111",
+        name="KONA",
+        handle_domain="kona",
+        country="MX",
+        currency="MXN",
+        locale="es_MX",
+        time_zone="America/Mexico_City",
+    )
+    GatewayAccount.objects.create(provider=provider, gateway="reference", reference_prefix="111")
+    zone = Zone.objects.create(provider=provider, name="Centro")
+    plan = Plan.objects.create(
+        provider=provider,
+        name="Plan Básico",
+        download_mbps=10,
+        upload_mbps=2,
+        price=Decimal("250.00"),
+        period_days=30,
+    )
+    plan.zones.add(zone)
+    today = provider.today()
+    contracts = Contract.objects.bulk_create(
+        (
+            Contract(
+                provider=provider,
+                number=str(100_000 + number),
+                holder_name="Abonado de prueba",
+                installation_address="Calle 1",
+                phone="+525512345678",
+                zone=zone,
+                plan=plan,
+                paid_until=today + datetime.timedelta(days=3),
+            )
+            for number in range(count)
+        ),
+        batch_size=2000,
+    )
+    from django.utils import timezone
+
+    expires_at = timezone.now() + datetime.timedelta(days=3)
+    Payment.objects.bulk_create(
+        (
+            Payment(
+                provider=provider,
+                contract=contract,
+                gateway="reference",
+                method="cash",
+                plan=plan,
+                amount=Decimal("250.00"),
+                currency="MXN",
+                reference=reference,
+                expires_at=expires_at,
+            )
+            for contract, reference in zip(contracts, _references(count), strict=True)
+        ),
+        batch_size=2000,
+    )
+    return provider
+
+
+def _csv(rows: list[tuple[str, str, str, str]]) -> bytes:
+    lines = ["reference,amount,paid_at,folio", *(",".join(row) for row in rows)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+class _QueryCounter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+def _timed_import(provider, content: bytes, filename: str):
+    from django.db import connection
+
+    from payments.settlement import settlement_file_import
+
+    counter = _QueryCounter()
+    with connection.execute_wrapper(counter):
+        started = time.perf_counter()
+        settlement = settlement_file_import(provider=provider, raw=content, filename=filename)
+        elapsed = time.perf_counter() - started
+    return settlement, elapsed, counter.count
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=100_000)
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="antena-settlement-bench-") as tmp:
+        if args.postgres:
+            admin_url = os.environ.get(
+                "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test"
+            )
+            _postgres_admin(admin_url, f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
+            _postgres_admin(admin_url, f"CREATE DATABASE {BENCH_DATABASE}")
+            database_url = admin_url.rsplit("/", 1)[0] + "/" + BENCH_DATABASE
+        else:
+            database_url = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
+        _configure(database_url=database_url)
+        try:
+            return _run(args, tmp=tmp)
+        finally:
+            if args.postgres:
+                from django.db import connections
+
+                connections.close_all()
+                _postgres_admin(admin_url, f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
+
+
+def _run(args, *, tmp: str) -> int:
+    import django
+
+    django.setup()
+
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+
+    from billing.models import LedgerEntry
+    from payments.models import Payment
+    from payments.settlement import SETTLEMENT_PARSERS, _line_problems
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        assert str(database["NAME"]).startswith(tmp), database["NAME"]
+        engine = f"SQLite {connection.Database.sqlite_version}"
+    else:
+        assert database["NAME"] == BENCH_DATABASE, database["NAME"]
+    call_command("migrate", verbosity=0, interactive=False)
+    if not database["ENGINE"].endswith("sqlite3"):
+        engine = f"PostgreSQL {connection.cursor().connection.info.server_version}"
+
+    count = args.lines
+    started = time.perf_counter()
+    provider = _setup(count)
+    setup_s = time.perf_counter() - started
+
+    paid_at = (timezone.now() - datetime.timedelta(hours=1)).replace(microsecond=0).isoformat()
+    good = _csv(
+        [
+            (reference, "250.00", paid_at, f"OXXO-{number:08d}")
+            for number, reference in enumerate(_references(count))
+        ]
+    )
+    unknown = _unknown_references(count)
+    nothing = _csv(
+        [
+            (
+                reference if number % 10 else reference[:-1] + str((int(reference[-1]) + 1) % 10),
+                "250.00",
+                paid_at,
+                f"BANCO-{number:08d}",
+            )
+            for number, reference in enumerate(unknown)
+        ]
+    )
+
+    # Reading and checking alone: what every import pays before the database.
+    started = time.perf_counter()
+    now = timezone.now()
+    parsed = list(SETTLEMENT_PARSERS["generic"].parse(good))
+    problems = sum(1 for item in parsed if any(_line_problems(item, now=now)))
+    parse_s = time.perf_counter() - started
+    assert len(parsed) == count and problems == 0, (len(parsed), problems)
+
+    rows = []
+    first, first_s, first_queries = _timed_import(provider, good, "oxxo-1.csv")
+    assert (first.credited_count, first.line_count) == (count, count), first.__dict__
+    assert Payment.objects.filter(status="paid").count() == count
+    assert LedgerEntry.objects.filter(kind="payment").count() == count
+    rows.append(("(a) first import, all credited", first_s, first_queries))
+
+    again, again_s, again_queries = _timed_import(provider, good, "oxxo-1.csv")
+    assert again.already_paid_count == count, again.__dict__
+    assert LedgerEntry.objects.filter(kind="payment").count() == count
+    rows.append(("(b) same file again, nothing new", again_s, again_queries))
+
+    unmatched, unmatched_s, unmatched_queries = _timed_import(provider, nothing, "banco.csv")
+    assert unmatched.unmatched_count + unmatched.invalid_count == count, unmatched.__dict__
+    rows.append(("(c) nothing matches (90 % unmatched)", unmatched_s, unmatched_queries))
+
+    print(
+        f"Settlement import — {count:,} lines, {engine}, {os.cpu_count()} CPUs, "
+        f"Python {sys.version.split()[0]}"
+    )
+    print(f"set-up ({count:,} contracts and pending references, not timed): {setup_s:.1f} s")
+    print(f"reading and checking the file alone: {parse_s:.2f} s")
+    header = (
+        f"{'import':<38} {'seconds':>8} {'lines/s':>9} {'ms/line':>8} {'queries':>9} "
+        f"{'q/line':>7} {'goal':>6}  ok"
+    )
+    print(header)
+    print("-" * len(header))
+    missed = False
+    for name, seconds, queries in rows:
+        ok = seconds <= GOAL_S
+        missed = missed or not ok
+        print(
+            f"{name:<38} {seconds:>8.1f} {count / seconds:>9,.0f} {seconds * 1000 / count:>8.3f} "
+            f"{queries:>9,} {queries / count:>7.1f} {GOAL_S:>5.0f}s  {'yes' if ok else 'NO'}"
+        )
+    return 1 if args.check and missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

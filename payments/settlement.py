@@ -1,0 +1,680 @@
+"""Settlement files: the payments a store or bank collected, matched to our references.
+
+A parser turns a file's bytes into lines (`SETTLEMENT_PARSERS`; the generic CSV of
+DESIGN.md is "generic"). Every line is checked; each good line goes through
+`payment_confirm` in its own transaction, among the provider's own payments only, and
+every line is recorded with its outcome: the import's report. Unmatched and mismatched
+lines wait in the review queue. A line's folio is spent once it reaches `payment_confirm`,
+so importing the same file again, or another file with the same store operation, credits
+nothing new.
+
+Unlike the contract import, a file with some bad lines still applies its good ones (money
+that arrived must land). A file that cannot be read at all (not UTF-8, wrong header) is
+refused whole and changes nothing. Used by `manage.py import_settlement` and by
+"Subir archivo" on the settlements admin.
+"""
+
+import csv
+import dataclasses
+import datetime
+import hashlib
+import io
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from typing import NamedTuple, Protocol
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
+from accounts.imports import LineError
+from accounts.models import Provider, User
+from accounts.money import money_format
+from billing.services import BillingError
+
+from .gateways.reference import reference_is_valid
+from .models import Payment, SettlementImport, SettlementLine
+from .services import Confirmation, PaymentError, payment_confirm
+
+logger = logging.getLogger(__name__)
+
+COLUMNS = ("reference", "amount", "paid_at", "folio")
+MAX_BYTES = 32 * 1024 * 1024
+MAX_LINES = 200_000
+# Lines per round of look-ups and bulk writes: keeps `IN (...)` lists under SQLite's limit.
+BATCH_SIZE = 500
+AMOUNT_PATTERN = re.compile(r"^\d+(\.\d{1,2})?$")
+AMOUNT_LIMIT = Decimal("1e12")  # Payment.amount has 14 digits, 2 of them decimals
+# Clocks of stores and banks drift; a payment from further ahead than this is a wrong date.
+FUTURE_TOLERANCE = datetime.timedelta(hours=1)
+REFERENCE_MAX = SettlementLine._meta.get_field("reference").max_length
+FOLIO_MAX = SettlementLine._meta.get_field("folio").max_length
+RAW_MAX = SettlementLine._meta.get_field("raw").max_length
+MESSAGE_MAX = SettlementLine._meta.get_field("message").max_length
+
+Outcome = SettlementLine.Outcome
+REVIEW_OUTCOMES = (Outcome.UNMATCHED, Outcome.MISMATCH)
+COUNT_FIELDS = {
+    Outcome.CREDITED: "credited_count",
+    Outcome.LATE: "late_count",
+    Outcome.ALREADY_PAID: "already_paid_count",
+    Outcome.UNMATCHED: "unmatched_count",
+    Outcome.MISMATCH: "mismatch_count",
+    Outcome.INVALID: "invalid_count",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ParsedLine:
+    """A payment as the file tells it; not checked yet beyond its own format."""
+
+    line_number: int
+    reference: str
+    amount: Decimal
+    paid_at: datetime.datetime
+    folio: str
+    raw: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class LineProblem:
+    """A line the parser could not read; what could be read goes in the report."""
+
+    line_number: int
+    message: str
+    reference: str = ""
+    folio: str = ""
+    raw: str = ""
+
+
+class SettlementRefused(Exception):
+    """The whole file is refused; nothing was written. `errors` says why."""
+
+    def __init__(self, errors: list[LineError]) -> None:
+        super().__init__("; ".join(str(error) for error in errors))
+        self.errors = errors
+
+
+class SettlementParser(Protocol):
+    """A bank's or store's layout. `parse` raises SettlementRefused for an unreadable file."""
+
+    name: str
+    label: str
+
+    def parse(self, raw: bytes) -> Iterator[ParsedLine | LineProblem]: ...
+
+
+def _shown(value: str) -> str:
+    """A value as it goes in a message: quoted, and cut when it is very long."""
+    return "«" + (value if len(value) <= 40 else value[:39] + "…") + "»"
+
+
+def _text_decode(raw: bytes) -> str:
+    if len(raw) > MAX_BYTES:
+        raise SettlementRefused(
+            [
+                LineError(
+                    None,
+                    _("El archivo pesa más de %(megabytes)s MB; divídelo en partes más pequeñas.")
+                    % {"megabytes": MAX_BYTES // (1024 * 1024)},
+                )
+            ]
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise SettlementRefused(
+            [
+                LineError(
+                    raw[: error.start].count(b"\n") + 1,
+                    _("el archivo no está en UTF-8; guárdalo como «CSV UTF-8»."),
+                )
+            ]
+        ) from None
+
+
+class GenericCsvParser:
+    """DESIGN.md's settlement CSV: UTF-8, a header row, `reference, amount, paid_at, folio`
+    in any order; amount with a dot and up to 2 decimals; paid_at ISO 8601 with its offset."""
+
+    name = "generic"
+    label = gettext_lazy("CSV genérico (reference, amount, paid_at, folio)")
+
+    def parse(self, raw: bytes) -> Iterator[ParsedLine | LineProblem]:
+        records = self._records(_text_decode(raw))
+        (header_line, header), *body = records
+        positions = self._positions(line=header_line, header=header)
+        for line, fields in body:
+            text = ",".join(fields)[:RAW_MAX]
+            if len(fields) != len(header):
+                yield LineProblem(
+                    line,
+                    _("tiene %(found)s columnas y el encabezado tiene %(expected)s.")
+                    % {"found": len(fields), "expected": len(header)},
+                    raw=text,
+                )
+                continue
+            value = {column: fields[positions[column]].strip() for column in COLUMNS}
+            amount, paid_at, problems = self._values(value)
+            if problems:
+                yield LineProblem(
+                    line,
+                    " ".join(problems),
+                    reference=value["reference"][:REFERENCE_MAX],
+                    folio=value["folio"][:FOLIO_MAX],
+                    raw=text,
+                )
+                continue
+            yield ParsedLine(
+                line_number=line,
+                reference=value["reference"],
+                amount=amount,
+                paid_at=paid_at,
+                folio=value["folio"],
+                raw=text,
+            )
+
+    @staticmethod
+    def _records(text: str) -> list[tuple[int, list[str]]]:
+        reader = csv.reader(io.StringIO(text, newline=""))
+        records = []
+        last_line = 0
+        try:
+            for fields in reader:
+                first_line, last_line = last_line + 1, reader.line_num
+                if last_line > MAX_LINES:
+                    raise SettlementRefused(
+                        [
+                            LineError(
+                                None,
+                                _(
+                                    "El archivo tiene más de %(max_lines)s líneas; divídelo en "
+                                    "partes más pequeñas."
+                                )
+                                % {"max_lines": MAX_LINES},
+                            )
+                        ]
+                    )
+                # Spreadsheets leave empty lines and lines of bare commas at the end.
+                if any(field.strip() for field in fields):
+                    records.append((first_line, fields))
+        except csv.Error as error:
+            raise SettlementRefused(
+                [
+                    LineError(
+                        last_line + 1, _("el CSV está mal formado (%(error)s).") % {"error": error}
+                    )
+                ]
+            ) from None
+        if not records:
+            raise SettlementRefused([LineError(None, _("El archivo está vacío."))])
+        return records
+
+    @staticmethod
+    def _positions(*, line: int, header: list[str]) -> dict[str, int]:
+        names = [name.strip().lower() for name in header]
+        errors = []
+        missing = [column for column in COLUMNS if column not in names]
+        extra = [name or "«»" for name in names if name not in COLUMNS]
+        repeated = [column for column in COLUMNS if names.count(column) > 1]
+        if len(names) == 1 and ";" in names[0]:
+            errors.append(LineError(line, _("separa las columnas con comas, no con punto y coma.")))
+        else:
+            if missing:
+                errors.append(
+                    LineError(
+                        line,
+                        _("faltan las columnas: %(columns)s") % {"columns": ", ".join(missing)},
+                    )
+                )
+            if extra:
+                errors.append(
+                    LineError(
+                        line, _("sobran las columnas: %(columns)s") % {"columns": ", ".join(extra)}
+                    )
+                )
+            if repeated:
+                errors.append(
+                    LineError(
+                        line,
+                        _("columnas repetidas: %(columns)s") % {"columns": ", ".join(repeated)},
+                    )
+                )
+        if errors:
+            raise SettlementRefused(errors)
+        return {name: position for position, name in enumerate(names)}
+
+    @staticmethod
+    def _values(
+        value: dict[str, str],
+    ) -> tuple[Decimal | None, datetime.datetime | None, list[str]]:
+        problems = []
+        amount = None
+        if not value["amount"]:
+            problems.append(_("amount está vacío."))
+        elif not AMOUNT_PATTERN.match(value["amount"]):
+            problems.append(
+                _(
+                    "amount %(value)s no es un importe válido: usa dígitos, punto decimal y a lo "
+                    "más 2 decimales (p. ej. 250.00)."
+                )
+                % {"value": _shown(value["amount"])}
+            )
+        else:
+            amount = Decimal(value["amount"])
+        paid_at = None
+        if not value["paid_at"]:
+            problems.append(_("paid_at está vacío."))
+        else:
+            try:
+                paid_at = datetime.datetime.fromisoformat(value["paid_at"])
+            except ValueError:
+                problems.append(
+                    _(
+                        "paid_at %(value)s no es una fecha y hora ISO 8601 "
+                        "(p. ej. 2026-11-20T10:30:00-06:00)."
+                    )
+                    % {"value": _shown(value["paid_at"])}
+                )
+        return amount, paid_at, problems
+
+
+SETTLEMENT_PARSERS: dict[str, SettlementParser] = {}
+
+
+def settlement_parser_register(parser: SettlementParser) -> SettlementParser:
+    SETTLEMENT_PARSERS[parser.name] = parser
+    return parser
+
+
+settlement_parser_register(GenericCsvParser())
+
+
+def parser_choices() -> list[tuple[str, str]]:
+    return [(name, str(parser.label)) for name, parser in SETTLEMENT_PARSERS.items()]
+
+
+def _line_problems(parsed: ParsedLine, *, now: datetime.datetime) -> Iterator[str]:
+    """What is wrong with a line whatever its layout: the rules every parser's lines obey."""
+    if not parsed.reference:
+        yield _("reference está vacío.")
+    elif len(parsed.reference) > REFERENCE_MAX or not reference_is_valid(parsed.reference):
+        yield _(
+            "reference %(value)s no es una referencia válida: el dígito verificador no coincide."
+        ) % {"value": _shown(parsed.reference)}
+    amount = parsed.amount
+    if not amount.is_finite() or amount <= 0:
+        yield _("amount %(value)s debe ser mayor que cero.") % {"value": _shown(str(amount))}
+    elif amount.as_tuple().exponent < -2:
+        yield _("amount %(value)s tiene más de 2 decimales.") % {"value": _shown(str(amount))}
+    elif amount >= AMOUNT_LIMIT:
+        yield _("amount %(value)s es demasiado grande.") % {"value": _shown(str(amount))}
+    if timezone.is_naive(parsed.paid_at):
+        yield _(
+            "paid_at %(value)s no dice su zona horaria: agrega el desfase "
+            "(p. ej. 2026-11-20T10:30:00-06:00)."
+        ) % {"value": _shown(parsed.paid_at.isoformat())}
+    elif parsed.paid_at > now + FUTURE_TOLERANCE:
+        yield _("paid_at %(value)s está en el futuro.") % {
+            "value": _shown(parsed.paid_at.isoformat())
+        }
+    if not parsed.folio:
+        yield _("folio está vacío.")
+    elif len(parsed.folio) > FOLIO_MAX:
+        yield _("folio %(value)s pasa de %(limit)s caracteres.") % {
+            "value": _shown(parsed.folio),
+            "limit": FOLIO_MAX,
+        }
+
+
+def _batches(items: list, size: int = BATCH_SIZE) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def settlement_file_import(
+    *,
+    provider: Provider,
+    raw: bytes,
+    filename: str,
+    parser_name: str = "generic",
+    uploaded_by: User | None = None,
+) -> SettlementImport:
+    """Import one settlement file for `provider`; returns the import with its counts.
+
+    Raises SettlementRefused, writing nothing, when the file cannot be read as a whole.
+    Otherwise every line is recorded: bad lines as invalid, the others after
+    `payment_confirm` (each in its own transaction) or with the reason they were not sent.
+    """
+    parser = SETTLEMENT_PARSERS.get(parser_name)
+    if parser is None:
+        raise SettlementRefused(
+            [
+                LineError(
+                    None,
+                    _("Formato desconocido %(name)s; usa uno de: %(names)s.")
+                    % {"name": _shown(parser_name), "names": ", ".join(SETTLEMENT_PARSERS)},
+                )
+            ]
+        )
+    # Read it all before writing anything: a file refused half-way must change nothing.
+    items = list(parser.parse(raw))
+    settlement = SettlementImport.objects.create(
+        provider=provider,
+        parser=parser.name,
+        filename=filename[:255],
+        sha256=hashlib.sha256(raw).hexdigest(),
+        uploaded_by=uploaded_by,
+    )
+    previous = settlement_previous(settlement)
+    applier = _LineApplier(settlement=settlement, provider=provider)
+    for batch in _batches(items):
+        applier.apply(batch)
+    _counts_store(settlement)
+    logger.info(
+        "settlement imported import_id=%s provider=%s lines=%s credited=%s late=%s "
+        "already_paid=%s unmatched=%s mismatch=%s invalid=%s repeated_file_of=%s",
+        settlement.pk,
+        provider.code,
+        settlement.line_count,
+        settlement.credited_count,
+        settlement.late_count,
+        settlement.already_paid_count,
+        settlement.unmatched_count,
+        settlement.mismatch_count,
+        settlement.invalid_count,
+        previous.pk if previous else None,
+    )
+    return settlement
+
+
+class _SpentFolio(NamedTuple):
+    """The line that spent a folio, as much of it as a repeated line needs."""
+
+    reference: str
+    amount: Decimal
+    settlement_import_id: int
+    line_number: int
+    payment_id: int | None
+
+
+class _LineApplier:
+    """Checks and applies the lines of one import, a batch at a time, in file order."""
+
+    def __init__(self, *, settlement: SettlementImport, provider: Provider) -> None:
+        self.settlement = settlement
+        self.provider = provider
+        self.source = f"settlement:{settlement.pk}"
+        self.now = timezone.now()
+        self.folio_first_line: dict[str, int] = {}
+        self.unmatched_message = _("Ningún pago de %(provider)s tiene esta referencia.") % {
+            "provider": provider.name
+        }
+
+    def _line(self, item: ParsedLine | LineProblem, **values) -> SettlementLine:
+        return SettlementLine(
+            settlement_import=self.settlement,
+            provider=self.provider,
+            line_number=item.line_number,
+            reference=item.reference[:REFERENCE_MAX],
+            folio=item.folio[:FOLIO_MAX],
+            **values,
+        )
+
+    def _invalid(self, item: ParsedLine | LineProblem, message: str) -> SettlementLine:
+        return self._line(
+            item, outcome=Outcome.INVALID, message=message[:MESSAGE_MAX], raw=item.raw[:RAW_MAX]
+        )
+
+    def apply(self, batch: list[ParsedLine | LineProblem]) -> None:
+        recorded: list[SettlementLine] = []
+        good: list[ParsedLine] = []
+        for item in batch:
+            if isinstance(item, LineProblem):
+                recorded.append(self._invalid(item, item.message))
+                continue
+            problems = list(_line_problems(item, now=self.now))
+            # Only a good line holds its folio: a store's corrected line after a wrong one
+            # with the same folio still lands.
+            if not problems:
+                first_line = self.folio_first_line.setdefault(item.folio, item.line_number)
+                if first_line != item.line_number:
+                    problems.append(
+                        _("folio %(folio)s ya aparece en la línea %(line)s.")
+                        % {"folio": _shown(item.folio), "line": first_line}
+                    )
+            if problems:
+                recorded.append(self._invalid(item, " ".join(problems)))
+            else:
+                good.append(item)
+        payment_ids = self._payments_by_reference({item.reference for item in good})
+        spent = self._folios_spent({item.folio for item in good})
+        try:
+            for item in good:
+                if item.folio in spent:
+                    recorded.append(self._repeated(item, spent[item.folio]))
+                elif item.reference not in payment_ids:
+                    recorded.append(
+                        self._line(
+                            item,
+                            amount=item.amount,
+                            paid_at=item.paid_at,
+                            outcome=Outcome.UNMATCHED,
+                            message=self.unmatched_message,
+                        )
+                    )
+                else:
+                    line = self._confirm(item, payment_id=payment_ids[item.reference])
+                    if line is not None:
+                        recorded.append(line)
+        finally:
+            # Even when a line fails unexpectedly, the report keeps what was decided so far.
+            SettlementLine.objects.bulk_create(recorded)
+
+    def _payments_by_reference(self, references: set[str]) -> dict[str, int]:
+        """The ids of this provider's payments with these references.
+
+        The provider is compared here rather than in SQL: given both conditions, SQLite
+        (no statistics) walks every payment of the provider instead of the reference
+        index. References are unique across providers, so this is the same set.
+        """
+        rows = (
+            Payment.objects.filter(reference__in=references)
+            .order_by()
+            .values_list("reference", "pk", "provider_id")
+        )
+        return {
+            reference: payment_id
+            for reference, payment_id, provider_id in rows
+            if provider_id == self.provider.pk
+        }
+
+    def _folios_spent(self, folios: Iterable[str]) -> dict[str, _SpentFolio]:
+        rows = (
+            SettlementLine.objects.filter(provider=self.provider, applied=True, folio__in=folios)
+            .order_by()
+            .values_list(
+                "folio", "reference", "amount", "settlement_import_id", "line_number", "payment_id"
+            )
+        )
+        return {folio: _SpentFolio(*values) for folio, *values in rows}
+
+    def _repeated(self, item: ParsedLine, earlier: _SpentFolio) -> SettlementLine:
+        """A folio that already reached payment_confirm: never sent again."""
+        where = {
+            "folio": _shown(item.folio),
+            "import": earlier.settlement_import_id,
+            "line": earlier.line_number,
+        }
+        if earlier.reference == item.reference and earlier.amount == item.amount:
+            return self._line(
+                item,
+                amount=item.amount,
+                paid_at=item.paid_at,
+                outcome=Outcome.ALREADY_PAID,
+                payment_id=earlier.payment_id,
+                message=_(
+                    "El folio %(folio)s ya se aplicó (liquidación #%(import)s, línea %(line)s); "
+                    "no se acreditó de nuevo."
+                )
+                % where,
+            )
+        return self._invalid(
+            item,
+            _(
+                "folio %(folio)s ya se aplicó con otra referencia o importe (liquidación "
+                "#%(import)s, línea %(line)s)."
+            )
+            % where,
+        )
+
+    def _confirm(self, item: ParsedLine, *, payment_id: int) -> SettlementLine | None:
+        """The line through payment_confirm, recorded in the same transaction.
+
+        Returns the line to record afterwards when it was not applied, None when it was.
+        """
+        try:
+            with transaction.atomic():
+                confirmation = payment_confirm(
+                    payment_id=payment_id,
+                    amount=item.amount,
+                    currency=self.provider.currency,
+                    paid_at=item.paid_at,
+                    source=self.source,
+                    note=_("folio %(folio)s") % {"folio": item.folio},
+                )
+                outcome, message = _outcome_of(confirmation, provider=self.provider)
+                self._line(
+                    item,
+                    amount=item.amount,
+                    paid_at=item.paid_at,
+                    outcome=outcome,
+                    message=message[:MESSAGE_MAX],
+                    payment_id=payment_id,
+                    applied=True,
+                ).save(force_insert=True)
+        except IntegrityError:
+            # Another import spent this folio after we looked: everything above was undone.
+            earlier = self._folios_spent([item.folio]).get(item.folio)
+            if earlier is None:
+                raise
+            return self._repeated(item, earlier)
+        except (BillingError, PaymentError) as error:
+            return self._line(
+                item,
+                amount=item.amount,
+                paid_at=item.paid_at,
+                outcome=Outcome.MISMATCH,
+                payment_id=payment_id,
+                message=(_("No se pudo acreditar: %(error)s") % {"error": error})[:MESSAGE_MAX],
+            )
+        return None
+
+
+def _outcome_of(confirmation: Confirmation, *, provider: Provider) -> tuple[str, str]:
+    payment = confirmation.payment
+    if confirmation.outcome == "credited":
+        if payment.paid_late:
+            return Outcome.LATE, _("Acreditado; se pagó después de vencer la referencia.")
+        return Outcome.CREDITED, ""
+    if confirmation.outcome == "held":
+        return Outcome.MISMATCH, _(
+            "Se recibió %(amount)s y se esperaba %(expected)s: el pago queda retenido para "
+            "revisión."
+        ) % {
+            "amount": money_format(payment.paid_amount, provider=provider),
+            "expected": money_format(payment.amount, provider=provider),
+        }
+    return Outcome.ALREADY_PAID, _("La referencia ya estaba pagada; no se acreditó de nuevo.")
+
+
+def _counts_store(settlement: SettlementImport) -> None:
+    counts = dict(
+        SettlementLine.objects.filter(settlement_import=settlement)
+        .values_list("outcome")
+        .annotate(count=Count("pk"))
+        .order_by()
+    )
+    settlement.line_count = sum(counts.values())
+    for outcome, field in COUNT_FIELDS.items():
+        setattr(settlement, field, counts.get(outcome, 0))
+    settlement.finished_at = timezone.now()
+    settlement.save(update_fields=["line_count", *COUNT_FIELDS.values(), "finished_at"])
+
+
+def settlement_previous(settlement: SettlementImport) -> SettlementImport | None:
+    """The first earlier import of the very same file for the same provider, if any."""
+    return (
+        SettlementImport.objects.filter(
+            provider_id=settlement.provider_id, sha256=settlement.sha256, pk__lt=settlement.pk
+        )
+        .order_by("pk")
+        .first()
+    )
+
+
+def settlement_summary(settlement: SettlementImport) -> str:
+    counts = {
+        "number": settlement.pk,
+        "filename": settlement.filename,
+        "lines": settlement.line_count,
+        "credited": settlement.credited_count + settlement.late_count,
+        "late": settlement.late_count,
+        "already_paid": settlement.already_paid_count,
+        "unmatched": settlement.unmatched_count,
+        "mismatch": settlement.mismatch_count,
+        "invalid": settlement.invalid_count,
+    }
+    return (
+        ngettext(
+            "Liquidación #%(number)s (%(filename)s): %(lines)s línea.",
+            "Liquidación #%(number)s (%(filename)s): %(lines)s líneas.",
+            settlement.line_count,
+        )
+        % counts
+        + " "
+        + _(
+            "Acreditadas %(credited)s (tras vencer %(late)s), ya aplicadas %(already_paid)s, "
+            "sin coincidencia %(unmatched)s, con diferencia %(mismatch)s, con error %(invalid)s."
+        )
+        % counts
+    ) + _repeated_file_note(settlement)
+
+
+def _repeated_file_note(settlement: SettlementImport) -> str:
+    previous = settlement_previous(settlement)
+    if previous is None:
+        return ""
+    return " " + _(
+        "Este mismo archivo ya se había importado en la liquidación #%(number)s: lo que ya "
+        "estaba aplicado no se acreditó de nuevo."
+    ) % {"number": previous.pk}
+
+
+def settlement_needs_review(settlement: SettlementImport) -> bool:
+    """Lines that someone has to look at: wrong ones, and those in the review queue."""
+    return bool(settlement.invalid_count or settlement.unmatched_count or settlement.mismatch_count)
+
+
+def settlement_line_text(line: SettlementLine) -> str:
+    """One line of the report as text: «línea 7: sin coincidencia — …»."""
+    detail = line.get_outcome_display()
+    if line.message:
+        detail = f"{detail} — {line.message}"
+    return str(LineError(line.line_number, detail))
+
+
+def settlement_lines_resolve(*, line_ids: Iterable[int], actor: User) -> int:
+    """Take lines off the review queue, recording who and when. Returns how many.
+
+    One conditional UPDATE: a line two people resolve at once keeps the first one's name.
+    """
+    resolved = SettlementLine.objects.filter(pk__in=list(line_ids), resolved=False).update(
+        resolved=True, resolved_by=actor, resolved_at=timezone.now()
+    )
+    logger.info("settlement lines resolved count=%s actor_id=%s", resolved, actor.pk)
+    return resolved

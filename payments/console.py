@@ -121,7 +121,7 @@ def console_payment(request: HttpRequest, admin_site, pk: int) -> HttpResponse:
                         )
                     else:
                         messages.success(request, _("Pago confirmado y acreditado."))
-                    return redirect("admin:payments_console_payment", pk=payment.pk)
+                    return redirect("payments_console_payment", pk=payment.pk)
         status = 400
     context = _admin_context(
         request,

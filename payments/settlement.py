@@ -302,10 +302,10 @@ def _line_problems(parsed: ParsedLine, *, now: datetime.datetime) -> Iterator[st
     """What is wrong with a line whatever its layout: the rules every parser's lines obey."""
     if not parsed.reference:
         yield _("reference está vacío.")
-    elif len(parsed.reference) > REFERENCE_MAX or not reference_is_valid(parsed.reference):
-        yield _(
-            "reference %(value)s no es una referencia válida: el dígito verificador no coincide."
-        ) % {"value": _shown(parsed.reference)}
+    elif len(parsed.reference) > REFERENCE_MAX or not parsed.reference.isdigit():
+        yield _("reference %(value)s no es una referencia válida: solo lleva dígitos.") % {
+            "value": _shown(parsed.reference)
+        }
     amount = parsed.amount
     if not amount.is_finite() or amount <= 0:
         yield _("amount %(value)s debe ser mayor que cero.") % {"value": _shown(str(amount))}
@@ -433,11 +433,27 @@ class _LineApplier:
     def apply(self, batch: list[ParsedLine | LineProblem]) -> None:
         recorded: list[SettlementLine] = []
         good: list[ParsedLine] = []
+        candidates = [item for item in batch if isinstance(item, ParsedLine)]
+        payment_ids = self._payments_by_reference({item.reference for item in candidates})
         for item in batch:
             if isinstance(item, LineProblem):
                 recorded.append(self._invalid(item, item.message))
                 continue
             problems = list(_line_problems(item, now=self.now))
+            if (
+                not problems
+                and item.reference not in payment_ids
+                and not reference_is_valid(item.reference)
+            ):
+                # Not a reference we know, and its check digit says it was mistyped. (A
+                # gateway's own references, such as OxxoPay's, match above as they are.)
+                problems.append(
+                    _(
+                        "reference %(value)s no es una referencia válida: el dígito "
+                        "verificador no coincide."
+                    )
+                    % {"value": _shown(item.reference)}
+                )
             # Only a good line holds its folio: a store's corrected line after a wrong one
             # with the same folio still lands.
             if not problems:
@@ -451,7 +467,6 @@ class _LineApplier:
                 recorded.append(self._invalid(item, " ".join(problems)))
             else:
                 good.append(item)
-        payment_ids = self._payments_by_reference({item.reference for item in good})
         spent = self._folios_spent({item.folio for item in good})
         try:
             for item in good:

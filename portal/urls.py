@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts.views import LoginView
+from payments import console
 from portal import views
 
 # Staff sign in through the same allauth login, which asks for their TOTP code.
@@ -22,5 +23,16 @@ urlpatterns = [
     path("cuenta/", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    # The support agents' console sits inside the admin: same login, staff check and TOTP.
+    path(
+        "admin/agentes/",
+        admin.site.admin_view(lambda request: console.console_search(request, admin.site)),
+        name="payments_console",
+    ),
+    path(
+        "admin/agentes/pagos/<int:pk>/",
+        admin.site.admin_view(lambda request, pk: console.console_payment(request, admin.site, pk)),
+        name="payments_console_payment",
+    ),
     path("admin/", admin.site.urls),
 ]

@@ -738,3 +738,24 @@ def test_staff_of_an_isp_see_only_their_isps_queue(client, kona, contract, _admi
     settlement = SettlementImport.objects.get()
     page = f"/admin/payments/settlementimport/{settlement.pk}/change/"
     assert client.get(page).status_code == 404
+
+
+def test_a_gateways_own_reference_matches_without_our_check_digit(kona, contract):
+    from stdnum import luhn
+
+    reference = "93000123456789"
+    assert not luhn.is_valid(reference)
+    oxxo = Payment.objects.create(
+        provider=kona,
+        contract=contract,
+        gateway="oxxopay",
+        plan=contract.plan,
+        amount=Decimal("250.00"),
+        currency="MXN",
+        reference=reference,
+        external_id="ord_1",
+    )
+    settlement = do_import(kona, settlement_csv(f"{reference},250.00,{an_hour_ago()},F-9"))
+    assert outcomes(settlement) == [(2, "credited")]
+    oxxo.refresh_from_db()
+    assert oxxo.status == "paid"

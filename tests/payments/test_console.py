@@ -1,0 +1,165 @@
+"""Support agents: find a payment by reference, contract or phone; confirm cash, audited."""
+
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.utils import timezone
+
+from billing.models import LedgerEntry
+from payments.models import Payment, PaymentEvent
+from payments.services import support_group_ensure
+from tests.factories import ContractFactory, ProviderFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_totp_in_these_tests(settings):
+    settings.ADMIN_REQUIRE_MFA = False
+
+
+@pytest.fixture
+def payment(juan):
+    contract = juan.contracts.get()
+    return Payment.objects.create(
+        provider=contract.provider,
+        contract=contract,
+        gateway="reference",
+        plan=contract.plan,
+        amount=Decimal("250.00"),
+        currency="MXN",
+        reference="11100000000018",
+        expires_at=timezone.now() + timezone.timedelta(days=3),
+    )
+
+
+@pytest.fixture
+def agent(kona):
+    user = UserFactory(provider=kona, username="agente", is_staff=True)
+    user.groups.add(support_group_ensure())
+    return user
+
+
+@pytest.mark.parametrize("query", ["11100000000018", "1002", "55 1234 5678", "+525512345678"])
+def test_agents_find_a_payment_by_reference_contract_or_phone(client, agent, payment, query):
+    client.force_login(agent)
+    page = client.get("/admin/agentes/", {"q": query})
+    assert page.status_code == 200
+    assert "11100000000018" in page.text
+    assert "$250.00" in page.text
+
+
+def test_a_search_that_matches_nothing_says_so(client, agent, payment):
+    client.force_login(agent)
+    assert "No encontramos pagos" in client.get("/admin/agentes/", {"q": "999"}).text
+
+
+def test_confirming_cash_credits_once_and_records_who_and_why(client, agent, payment, juan):
+    client.force_login(agent)
+    url = f"/admin/agentes/pagos/{payment.pk}/"
+    page = client.get(url)
+    assert "Confirmar pago en efectivo" in page.text
+    local_now = timezone.localtime(timezone.now(), payment.provider.tzinfo)
+    data = {
+        "amount": "250.00",
+        "paid_at": local_now.strftime("%Y-%m-%d %H:%M"),
+        "note": "ticket OXXO 4411, el abonado mandó foto",
+    }
+    response = client.post(url, data)
+    assert response.status_code == 302
+    payment.refresh_from_db()
+    assert payment.status == "paid"
+    event = PaymentEvent.objects.get(payment=payment, kind="paid")
+    assert (event.actor, event.source, event.note) == (
+        agent,
+        "agent",
+        "ticket OXXO 4411, el abonado mandó foto",
+    )
+    assert LedgerEntry.objects.get(kind="payment").created_by == agent
+    assert "Confirmar pago en efectivo" not in client.get(url).text
+    assert client.post(url, data).status_code == 403  # already paid: nothing to confirm
+    assert LedgerEntry.objects.filter(kind="payment").count() == 1
+    contract = juan.contracts.get()
+    assert contract.credit_days() == 35
+
+
+def test_a_confirmation_without_a_note_is_refused_and_changes_nothing(client, agent, payment):
+    client.force_login(agent)
+    response = client.post(
+        f"/admin/agentes/pagos/{payment.pk}/",
+        {"amount": "250.00", "paid_at": "2026-11-22 10:00", "note": ""},
+    )
+    assert response.status_code == 400
+    payment.refresh_from_db()
+    assert payment.status == "pending"
+    assert not LedgerEntry.objects.exists()
+
+
+def test_a_different_amount_is_held_for_review(client, agent, payment):
+    client.force_login(agent)
+    client.post(
+        f"/admin/agentes/pagos/{payment.pk}/",
+        {"amount": "200.00", "paid_at": "2026-11-22 10:00", "note": "faltan 50"},
+    )
+    payment.refresh_from_db()
+    assert payment.status == "held"
+    assert not LedgerEntry.objects.exists()
+
+
+def test_agents_of_another_isp_do_not_see_the_payment(client, payment):
+    other = ProviderFactory(code="222", handle_domain="interatos")
+    outsider = UserFactory(provider=other, is_staff=True)
+    outsider.groups.add(support_group_ensure())
+    client.force_login(outsider)
+    page = client.get("/admin/agentes/", {"q": "11100000000018"}).text
+    assert "No encontramos pagos" in page
+    assert "$250.00" not in page
+    assert client.get(f"/admin/agentes/pagos/{payment.pk}/").status_code == 404
+
+
+def test_the_agents_group_can_do_nothing_else(agent):
+    codenames = set(
+        Permission.objects.filter(group__name="Agentes de soporte").values_list(
+            "codename", flat=True
+        )
+    )
+    assert codenames == {"view_payment", "confirm_payment", "view_paymentevent"}
+
+
+def test_staff_without_the_permission_get_403(client, kona, payment):
+    plain = UserFactory(provider=kona, is_staff=True)
+    client.force_login(plain)
+    assert client.get("/admin/agentes/").status_code == 403
+    assert client.get(f"/admin/agentes/pagos/{payment.pk}/").status_code == 403
+
+
+def test_the_console_needs_totp_like_the_rest_of_the_admin(client, agent, settings):
+    settings.ADMIN_REQUIRE_MFA = True
+    client.force_login(agent)
+    response = client.get("/admin/agentes/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/2fa/totp/activate/")
+
+
+def test_subscribers_cannot_open_the_console(client, juan):
+    client.force_login(juan)
+    response = client.get("/admin/agentes/")
+    assert response.status_code == 302
+    assert "/login/" in response["Location"]
+
+
+def test_a_stranger_contract_number_does_not_leak_other_providers(client, agent, kona):
+    other = ProviderFactory(code="222", handle_domain="interatos")
+    contract = ContractFactory(provider=other, number="1002")
+    Payment.objects.create(
+        provider=other,
+        contract=contract,
+        gateway="reference",
+        plan=contract.plan,
+        amount=Decimal("9.00"),
+        currency="ARS",
+        reference="22200000000011",
+    )
+    client.force_login(agent)
+    assert "22200000000011" not in client.get("/admin/agentes/", {"q": "1002"}).text

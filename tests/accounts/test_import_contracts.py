@@ -34,8 +34,15 @@ def csv_file(*lines: str, bom: bool = False) -> io.BytesIO:
 
 
 def call_command_from_argv(*argv: str) -> None:
-    """Like `manage.py …`: a CommandError becomes a message on stderr and an exit status."""
-    load_command_class("accounts", argv[0]).run_from_argv(["manage.py", *argv])
+    """Like `manage.py …`: a CommandError becomes a message on stderr and an exit status.
+
+    run_from_argv closes every database connection when it ends, as a process would; the
+    test's own transaction must survive it, so closing is skipped here.
+    """
+    from unittest import mock
+
+    with mock.patch("django.core.management.base.connections.close_all"):
+        load_command_class("accounts", argv[0]).run_from_argv(["manage.py", *argv])
 
 
 def contract_values(contract: Contract) -> dict:

@@ -81,7 +81,7 @@ def test_the_worker_purges_expired_codes(worker):
 
     result = verification_codes_purge.delay()
 
-    assert result.get(timeout=60) == 1
+    assert result.get(timeout=60, disable_sync_subtasks=False) == 1
     remaining = set(VerificationCode.objects.values_list("pk", flat=True))
     assert remaining == {fresh.pk}
     assert stale.pk not in remaining

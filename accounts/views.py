@@ -3,10 +3,11 @@
 Views parse input, apply rate limits, call one service or selector, and render.
 """
 
+import logging
 from datetime import datetime, timedelta
 
 from allauth.account.views import LoginView as AllauthLoginView
-from allauth.core.ratelimit import consume_or_429
+from allauth.core.ratelimit import consume, consume_or_429
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -38,6 +39,8 @@ from .services import (
 )
 from .sms import SmsDeliveryError
 
+logger = logging.getLogger(__name__)
+
 CLAIM_TOKEN = "claim_token"
 CLAIM_VERIFIED = "claim_verified"
 RESET_TOKEN = "reset_token"
@@ -57,6 +60,14 @@ class LoginView(AllauthLoginView):
         ):
             response.status_code = 429
         return response
+
+
+def sms_allowed(request: HttpRequest, *, key: str) -> bool:
+    """Whether one more SMS may go to this contract or account (RATE_LIMIT_SMS)."""
+    if consume(request, action="sms", key=key):
+        return True
+    logger.warning("SMS limit reached for %s", key.split(":")[0])
+    return False
 
 
 def _same_answer_sent(request: HttpRequest) -> None:
@@ -104,10 +115,9 @@ def claim_start(request: HttpRequest) -> HttpResponse:
     contract = contract_find_claimable(
         provider_code=data["provider_code"], number=data["number"], phone=data["phone"]
     )
-    if contract is not None:
-        limited = consume_or_429(request, action="sms", key=f"contract:{contract.pk}")
-        if limited:
-            return limited
+    # Past the SMS limit of a contract nothing more is sent, but the answer stays the same:
+    # a 429 here would tell a stranger that the contract and phone match.
+    if contract is not None and sms_allowed(request, key=f"contract:{contract.pk}"):
         try:
             contract_claim_start(contract=contract, token=token)
         except SmsDeliveryError:
@@ -204,9 +214,8 @@ def password_reset_request(request: HttpRequest) -> HttpResponse:
     # An e-mail may belong to logins at several ISPs: each gets its link by e-mail, and
     # the first one the SMS code this browser can type.
     for index, user in enumerate(users_for_login(login=login).order_by("pk")[:5]):
-        limited = consume_or_429(request, action="sms", key=f"user:{user.pk}")
-        if limited:
-            return limited
+        if not sms_allowed(request, key=f"user:{user.pk}"):
+            continue  # the same answer as for an unknown account: no enumeration
         try:
             password_reset_start(
                 user=user,

@@ -33,7 +33,7 @@ class Page:
 def page_get(request: HttpRequest, queryset: QuerySet, *, size: int) -> Page:
     """The page asked for in ?page=; a non-numeric, negative or empty later page is a 404."""
     raw = request.GET.get("page", "1")
-    if not raw.isdigit() or int(raw) < 1 or int(raw) > 100_000:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 100_000:
         raise Http404
     number = int(raw)
     start = (number - 1) * size

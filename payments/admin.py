@@ -188,8 +188,9 @@ class PaymentPromiseAdmin(admin.ModelAdmin):
 
 
 def _scoped_to_provider(request: HttpRequest, queryset, *, field: str = "provider_id"):
-    """Staff of an ISP see that ISP's rows; staff with no ISP see every ISP's."""
-    if request.user.provider_id:
+    """Staff see their ISP's rows; only a superuser with no ISP sees every ISP's (staff whose
+    ISP was never set see none)."""
+    if request.user.provider_id or not request.user.is_superuser:
         return queryset.filter(**{field: request.user.provider_id})
     return queryset
 

@@ -40,9 +40,10 @@ class ConfirmForm(forms.Form):
 
 
 def _scoped(request: HttpRequest):
-    """Agents of an ISP see that ISP's payments; staff with no ISP see every ISP's."""
+    """Agents see their ISP's payments; only a superuser with no ISP sees every ISP's. An
+    agent account whose ISP was never set sees nothing, rather than everything."""
     payments = Payment.objects.select_related("contract", "provider", "plan", "invoice")
-    if request.user.provider_id:
+    if request.user.provider_id or not request.user.is_superuser:
         payments = payments.filter(provider_id=request.user.provider_id)
     return payments
 

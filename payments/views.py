@@ -69,6 +69,10 @@ def plan_purchase(request: HttpRequest, plan_id: int) -> HttpResponse:
     return render(request, "plans/purchase.html", context)
 
 
+def _is_number(value: str) -> bool:
+    return value.isascii() and value.isdigit() and len(value) <= 18
+
+
 @login_required
 @require_POST
 def payment_new(request: HttpRequest) -> HttpResponse:
@@ -77,10 +81,10 @@ def payment_new(request: HttpRequest) -> HttpResponse:
     if contract is None:
         raise Http404
     plan = invoice = None
-    if request.POST.get("plan", "").isdigit():
+    if _is_number(request.POST.get("plan", "")):
         plan = prepaid_plan_for(contract=contract, plan_id=int(request.POST["plan"]))
         back = reverse("plan_purchase", args=[plan.pk]) if plan else None
-    elif request.POST.get("invoice", "").isdigit():
+    elif _is_number(request.POST.get("invoice", "")):
         invoice = invoice_for_user(user=request.user, number=int(request.POST["invoice"]))
         if invoice is not None:
             contract = invoice.contract

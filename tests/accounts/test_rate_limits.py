@@ -70,14 +70,26 @@ def test_claim_attempts_per_ip_end_in_429(client, contract, settings):
     assert claim_start(client, number="9999").status_code == 429
 
 
-def test_sms_per_contract_end_in_429(contract):
+def test_sms_per_contract_stop_without_telling_a_stranger(contract):
     from django.test import Client
 
     for _ in range(3):
         claim_start(Client())
-    # A fourth request for the same contract, from anywhere, sends nothing more.
-    other_ip_client = Client(REMOTE_ADDR="10.9.9.9")
-    assert claim_start(other_ip_client).status_code == 429
+    # A fourth request for the same contract, from anywhere, sends nothing more, and the
+    # answer is the one anybody gets (a 429 would confirm that contract and phone match).
+    response = claim_start(Client(REMOTE_ADDR="10.9.9.9"))
+    assert (response.status_code, response["Location"]) == (302, "/cuenta/crear/codigo/")
+    assert len(sms.outbox) == 3
+
+
+def test_password_reset_sms_stop_without_telling_a_stranger(client, contract):
+    from tests.factories import UserFactory as Users
+
+    Users(provider=contract.provider, username="juan@kona")
+    answers = [
+        client.post("/cuenta/recuperar/", {"login": "juan@kona"}).status_code for _ in range(5)
+    ]
+    assert answers == [302] * 5
     assert len(sms.outbox) == 3
 
 

@@ -260,6 +260,8 @@ def test_planes_prepago_lists_only_the_zone_plans_with_promotions(client, juan):
     "url",
     [
         "/facturas/?page=abc",
+        "/facturas/?page=²",
+        "/estado-de-cuenta/?page=٣",
         "/facturas/?page=99",
         "/estado-de-cuenta/?page=-1",
         "/facturas/999999/",

@@ -299,3 +299,12 @@ def test_promesa_de_pago_once_per_period(kona, client):
     response = client.post("/promesa-de-pago/")
     assert contract.promises.count() == 1
     assert response.status_code == 302
+
+
+@pytest.mark.parametrize("field", ["plan", "invoice"])
+@pytest.mark.parametrize("value", ["²", "abc", "9" * 40, ""])
+def test_a_bad_plan_or_invoice_number_is_404_not_500(juan, reference_account, client, field, value):
+    client.force_login(juan)
+    response = client.post("/pagos/nuevo/", {field: value, "method": "reference:cash"})
+    assert response.status_code == 404
+    assert not Payment.objects.exists()

@@ -576,9 +576,9 @@ def _admin_without_totp(settings):
 
 
 @pytest.fixture
-def staff(_admin_without_totp):
+def staff(_admin_without_totp, kona):
     """KONA's billing clerk: uploads settlement files and works the review queue."""
-    user = UserFactory(provider=None, username="ana", is_staff=True)
+    user = UserFactory(provider=kona, username="ana", is_staff=True)
     user.user_permissions.set(
         Permission.objects.filter(
             content_type__app_label="payments",

@@ -303,15 +303,23 @@ class SettlementLine(models.Model):
         MISMATCH = "mismatch", _("con diferencia (retenido)")
         INVALID = "invalid", _("con error")
 
+    # Indexed by the (import, line number) constraint below.
     settlement_import = models.ForeignKey(
         SettlementImport,
         verbose_name=_("liquidación"),
         on_delete=models.PROTECT,
         related_name="lines",
+        db_index=False,
     )
-    # The import's provider, repeated so that a folio can be unique per provider.
+    # The import's provider, repeated so that a folio can be unique per provider. No index
+    # of its own: the folio and review-queue indexes below lead the look-ups, and with one
+    # on provider alone PostgreSQL, before it has statistics, walks every line of the ISP.
     provider = models.ForeignKey(
-        Provider, verbose_name=_("proveedor"), on_delete=models.PROTECT, related_name="+"
+        Provider,
+        verbose_name=_("proveedor"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     line_number = models.PositiveIntegerField(_("línea"))
     reference = models.CharField(_("referencia"), max_length=40, blank=True)
@@ -351,8 +359,9 @@ class SettlementLine(models.Model):
             models.UniqueConstraint(
                 fields=["settlement_import", "line_number"], name="settlement_line_number_unique"
             ),
+            # Folio first: the import looks folios up in batches, whatever the statistics.
             models.UniqueConstraint(
-                fields=["provider", "folio"],
+                fields=["folio", "provider"],
                 condition=models.Q(applied=True),
                 name="settlement_folio_applied_once",
             ),

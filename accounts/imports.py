@@ -228,9 +228,9 @@ def _header_positions(*, line: int, header: list[str]) -> tuple[dict[str, int], 
     return {name: position for position, name in enumerate(names)}, errors
 
 
-def _shown(value: str) -> str:
+def value_shown(value: str, *, limit: int = 60) -> str:
     """A value as it goes in a message: quoted, and cut when it is very long."""
-    return "«" + (value if len(value) <= 60 else value[:59] + "…") + "»"
+    return "«" + (value if len(value) <= limit else value[: limit - 1] + "…") + "»"
 
 
 def _rows_validate(
@@ -271,8 +271,8 @@ def _rows_validate(
                     "%(line)s."
                 )
                 % {
-                    "number": _shown(key[1]),
-                    "code": _shown(key[0]),
+                    "number": value_shown(key[1]),
+                    "code": value_shown(key[0]),
                     "line": first_seen[key],
                 }
             )
@@ -321,7 +321,7 @@ def _row_problems(
     def too_long(column: str, limit: int) -> str:
         return _("%(column)s %(value)s pasa de %(limit)s caracteres.") % {
             "column": column,
-            "value": _shown(value[column]),
+            "value": value_shown(value[column]),
             "limit": limit,
         }
 
@@ -330,7 +330,7 @@ def _row_problems(
         yield empty("provider_code")
     elif provider is None:
         yield _("provider_code %(value)s no es un proveedor conocido.") % {
-            "value": _shown(value["provider_code"])
+            "value": value_shown(value["provider_code"])
         }
     for column, field_name in (
         ("contract_number", "number"),
@@ -346,7 +346,7 @@ def _row_problems(
         yield empty("phone")
     elif provider is not None and phone_normalize(value["phone"], country=provider.country) is None:
         yield _("phone %(value)s no es un celular válido para %(country)s.") % {
-            "value": _shown(value["phone"]),
+            "value": value_shown(value["phone"]),
             "country": provider.country,
         }
     if value["email"]:
@@ -354,7 +354,7 @@ def _row_problems(
             validate_email(value["email"])
         except ValidationError:
             yield _("email %(value)s no es un correo electrónico válido.") % {
-                "value": _shown(value["email"])
+                "value": value_shown(value["email"])
             }
     for column, known in (("zone", zones), ("plan", plans)):
         if not value[column]:
@@ -362,20 +362,20 @@ def _row_problems(
         elif provider is not None and (provider.pk, value[column]) not in known:
             yield _("%(column)s %(value)s no existe en el proveedor %(code)s.") % {
                 "column": column,
-                "value": _shown(value[column]),
+                "value": value_shown(value[column]),
                 "code": provider.code,
             }
     if value["billing_mode"] not in Contract.BillingMode.values:
         yield _("billing_mode %(value)s no es válido; usa prepaid o postpaid.") % {
-            "value": _shown(value["billing_mode"])
+            "value": value_shown(value["billing_mode"])
         }
     if value["paid_until"] and not _is_date(value["paid_until"]):
         yield _("paid_until %(value)s no es una fecha válida AAAA-MM-DD.") % {
-            "value": _shown(value["paid_until"])
+            "value": value_shown(value["paid_until"])
         }
     if value["status"] not in Contract.Status.values:
         yield _("status %(value)s no es válido; usa active, suspended o cancelled.") % {
-            "value": _shown(value["status"])
+            "value": value_shown(value["status"])
         }
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.models import Provider
 from accounts.phones import phone_variants
 
 from .models import Payment
@@ -53,7 +54,10 @@ def payments_search(request: HttpRequest, query: str):
     if not query:
         return Payment.objects.none()
     condition = Q(reference=query) | Q(contract__number=query)
-    countries = {"MX", "AR"} if not request.user.provider_id else {request.user.provider.country}
+    if request.user.provider_id:
+        countries = {request.user.provider.country}
+    else:
+        countries = set(Provider.objects.values_list("country", flat=True).distinct())
     phones = set().union(*(phone_variants(query, country=country) for country in countries))
     if phones:
         condition |= Q(contract__phone__in=phones)

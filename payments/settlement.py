@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from accounts.imports import LineError
+from accounts.imports import LineError, value_shown
 from accounts.models import Provider, User
 from accounts.money import money_format
 from billing.services import BillingError
@@ -109,8 +109,7 @@ class SettlementParser(Protocol):
 
 
 def _shown(value: str) -> str:
-    """A value as it goes in a message: quoted, and cut when it is very long."""
-    return "«" + (value if len(value) <= 40 else value[:39] + "…") + "»"
+    return value_shown(value, limit=40)
 
 
 def _text_decode(raw: bytes) -> str:

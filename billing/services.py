@@ -2,6 +2,8 @@
 
 import datetime
 import logging
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -15,16 +17,26 @@ from accounts.models import Contract, User
 from accounts.money import money_quantize
 from plans.models import Plan
 
-from .models import Invoice, InvoiceCounter, InvoiceLine, LedgerEntry, ServicePeriod
+from .models import (
+    AppendOnlyError,
+    Invoice,
+    InvoiceCounter,
+    InvoiceLine,
+    LedgerEntry,
+    ServicePeriod,
+)
 
 logger = logging.getLogger(__name__)
+
+# Rows per INSERT when many are written at once (a settlement file, a batch of payments).
+BULK_BATCH_SIZE = 500
 
 
 class BillingError(Exception):
     """A refused billing operation; the message is safe to show staff."""
 
 
-def ledger_record(
+def ledger_entry_new(
     *,
     contract: Contract,
     kind: LedgerEntry.Kind,
@@ -36,8 +48,8 @@ def ledger_record(
     reverses: LedgerEntry | None = None,
     occurred_on: datetime.date | None = None,
 ) -> LedgerEntry:
-    """Append one entry. The only place ledger rows are created."""
-    return LedgerEntry.objects.create(
+    """One entry, not yet written: `ledger_entries_record` appends it."""
+    return LedgerEntry(
         provider_id=contract.provider_id,
         contract=contract,
         kind=kind,
@@ -50,6 +62,21 @@ def ledger_record(
         invoice=invoice,
         reverses=reverses,
     )
+
+
+def ledger_entries_record(*, entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
+    """Append entries made by `ledger_entry_new`, in order, in one INSERT a few hundred.
+
+    The only place ledger rows are created. Each entry gets its id (PostgreSQL, SQLite).
+    """
+    if any(entry.pk is not None for entry in entries):
+        raise AppendOnlyError("ledger entries are append-only")
+    return LedgerEntry.objects.bulk_create(entries, batch_size=BULK_BATCH_SIZE)
+
+
+def ledger_record(**values) -> LedgerEntry:
+    """Append one entry; takes the arguments of `ledger_entry_new`."""
+    return ledger_entries_record(entries=[ledger_entry_new(**values)])[0]
 
 
 @transaction.atomic
@@ -219,6 +246,39 @@ def invoice_apply_payment(*, invoice: Invoice, amount: Decimal) -> Decimal:
     return applied
 
 
+@transaction.atomic
+def invoices_settle(*, credits: Sequence[tuple[int, Decimal]]) -> None:
+    """Apply money to each contract's open invoices, oldest due first, in the order given.
+
+    `credits` are (contract id, amount) pairs; what is left over stays as credit in the
+    ledger. The open invoices of all the contracts are locked at once, by primary key.
+    """
+    contract_ids = {contract_id for contract_id, _amount in credits}
+    open_by_contract: dict[int, list[Invoice]] = defaultdict(list)
+    for invoice in (
+        Invoice.objects.select_for_update()
+        .filter(contract_id__in=contract_ids, status=Invoice.Status.ISSUED)
+        .order_by("pk")
+    ):
+        open_by_contract[invoice.contract_id].append(invoice)
+    applied: dict[int, Decimal] = defaultdict(Decimal)
+    for contract_id, amount in credits:
+        remaining = money_quantize(amount)
+        invoices = sorted(
+            open_by_contract[contract_id], key=lambda i: (i.due_date, i.issue_date, i.number)
+        )
+        for invoice in invoices:
+            if remaining <= 0:
+                break
+            share = min(remaining, invoice.amount_due)
+            if share > 0:
+                invoice.amount_paid += share
+                applied[invoice.pk] += share
+                remaining -= share
+    for invoice_id, amount in applied.items():
+        Invoice.objects.filter(pk=invoice_id).update(amount_paid=F("amount_paid") + amount)
+
+
 def invoice_store_pdf(*, invoice: Invoice, content: bytes) -> None:
     """Keep the rendered PDF; the first rendering wins and later ones are discarded."""
     with transaction.atomic():
@@ -233,6 +293,17 @@ def invoice_store_pdf(*, invoice: Invoice, content: bytes) -> None:
         invoice.pdf = locked.pdf
 
 
+@dataclass(frozen=True)
+class Extension:
+    """A prepaid period to add: `days` defaults to the plan's period."""
+
+    contract: Contract
+    plan: Plan
+    description: str
+    days: int | None = None
+    paid_by: LedgerEntry | None = None
+
+
 @transaction.atomic
 def prepaid_extend(
     *,
@@ -243,22 +314,62 @@ def prepaid_extend(
     paid_by: LedgerEntry | None = None,
 ) -> ServicePeriod:
     """Add a service period starting at max(today, paid_until); credit days go up at once."""
-    contract = Contract.objects.select_for_update().select_related("provider").get(pk=contract.pk)
-    days = plan.period_days if days is None else days
-    if days <= 0:
-        raise BillingError(_("El periodo debe tener al menos un día."))
-    today = contract.provider.today()
-    starts_on = max(today, contract.paid_until) if contract.paid_until else today
-    ends_on = starts_on + datetime.timedelta(days=days)
-    period = ServicePeriod.objects.create(
-        contract=contract,
-        plan=plan,
-        starts_on=starts_on,
-        ends_on=ends_on,
-        paid_by=paid_by,
-        description=description[:200],
+    extension = Extension(
+        contract=contract, plan=plan, description=description, days=days, paid_by=paid_by
     )
-    contract.paid_until = ends_on
-    contract.save(update_fields=["paid_until", "updated_at"])
-    logger.info("prepaid extended contract_id=%s until=%s", contract.pk, ends_on)
-    return period
+    return prepaid_extend_many(extensions=[extension])[0]
+
+
+@transaction.atomic
+def prepaid_extend_many(*, extensions: Sequence[Extension]) -> list[ServicePeriod]:
+    """Add several periods, in order: a contract named twice gets them end to end.
+
+    Each starts at max(today, paid_until) on the ISP's calendar. The contracts are locked
+    at once, by primary key; the periods are one INSERT, the new vigencias one UPDATE per
+    distinct date.
+    """
+    if any(
+        (extension.plan.period_days if extension.days is None else extension.days) <= 0
+        for extension in extensions
+    ):
+        raise BillingError(_("El periodo debe tener al menos un día."))
+    contracts = {
+        contract.pk: contract
+        for contract in Contract.objects.select_for_update(of=("self",))
+        .select_related("provider")
+        .filter(pk__in={extension.contract.pk for extension in extensions})
+        .order_by("pk")
+    }
+    today_of: dict[int, datetime.date] = {}
+    periods = []
+    for extension in extensions:
+        contract = contracts[extension.contract.pk]
+        days = extension.plan.period_days if extension.days is None else extension.days
+        if contract.provider_id not in today_of:
+            today_of[contract.provider_id] = contract.provider.today()
+        today = today_of[contract.provider_id]
+        starts_on = max(today, contract.paid_until) if contract.paid_until else today
+        contract.paid_until = starts_on + datetime.timedelta(days=days)
+        periods.append(
+            ServicePeriod(
+                contract=contract,
+                plan=extension.plan,
+                starts_on=starts_on,
+                ends_on=contract.paid_until,
+                paid_by=extension.paid_by,
+                description=extension.description[:200],
+            )
+        )
+    ServicePeriod.objects.bulk_create(periods, batch_size=BULK_BATCH_SIZE)
+    contracts_by_vigencia: dict[datetime.date, list[int]] = defaultdict(list)
+    for contract in contracts.values():
+        contracts_by_vigencia[contract.paid_until].append(contract.pk)
+    now = timezone.now()
+    for paid_until, contract_ids in contracts_by_vigencia.items():
+        Contract.objects.filter(pk__in=contract_ids).update(paid_until=paid_until, updated_at=now)
+    if len(contracts) == 1:
+        (contract,) = contracts.values()
+        logger.info("prepaid extended contract_id=%s until=%s", contract.pk, contract.paid_until)
+    else:
+        logger.info("prepaid extended contracts=%s periods=%s", len(contracts), len(periods))
+    return periods

@@ -3,7 +3,7 @@
 import datetime
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -12,10 +12,19 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.bulk import rows_update
 from accounts.models import Contract, User
 from accounts.money import money_quantize
 from billing.models import Invoice, LedgerEntry
-from billing.services import invoice_apply_payment, ledger_record, prepaid_extend
+from billing.services import (
+    BULK_BATCH_SIZE,
+    Extension,
+    invoices_settle,
+    ledger_entries_record,
+    ledger_entry_new,
+    ledger_record,
+    prepaid_extend_many,
+)
 from plans.models import Plan, Promotion
 from plans.selectors import promotions_active_for, promotions_by_plan
 
@@ -188,6 +197,17 @@ class Confirmation:
         return self.outcome == "credited"
 
 
+@dataclass(frozen=True)
+class PaymentReport:
+    """What one route (webhook, settlement line, agent) says arrived for one payment."""
+
+    payment_id: int
+    amount: Decimal
+    currency: str
+    paid_at: datetime.datetime
+    note: str = ""
+
+
 @transaction.atomic
 def payment_confirm(
     *,
@@ -201,100 +221,195 @@ def payment_confirm(
 ) -> Confirmation:
     """Credit a payment exactly once, whatever route reports it and however often.
 
-    Locks the payment, then its contract (always in that order), writes the payment to
-    the ledger, then extends prepaid service (plus a promotion's bonus days) or settles
-    invoices oldest first; overpayment stays as credit. A different amount or currency is
-    held for review, not credited. Cash paid after the reference expired is still money:
-    it is credited and flagged.
+    `payments_confirm` with one report: see there.
     """
-    payment = Payment.objects.select_for_update().get(pk=payment_id)
-    contract = (
-        Contract.objects.select_for_update().select_related("provider").get(pk=payment.contract_id)
+    report = PaymentReport(
+        payment_id=payment_id, amount=amount, currency=currency, paid_at=paid_at, note=note
     )
-    if payment.status == Payment.Status.PAID:
-        _event(payment, PaymentEvent.Kind.DUPLICATE, source=source, actor=actor, note=note)
-        return Confirmation(payment=payment, outcome="already_paid")
-    amount = money_quantize(amount)
-    if currency.upper() != payment.currency or amount != payment.amount:
-        payment.status = Payment.Status.HELD
+    return payments_confirm(reports=[report], source=source, actor=actor)[0]
+
+
+@transaction.atomic
+def payments_confirm(
+    *, reports: Sequence[PaymentReport], source: str, actor: User | None = None
+) -> list[Confirmation]:
+    """Credit payments exactly once, whatever route reports them and however often.
+
+    The only way money lands. Locks the payments, then their contracts (each set by
+    primary key, always in that order), and handles the reports in the order given, as
+    if one after the other: each payment is written to the ledger, then extends prepaid
+    service (plus a promotion's bonus days) or settles its contract's invoices oldest
+    first; overpayment stays as credit. A payment already paid is not credited again. A
+    different amount or currency is held for review, not credited. Cash paid after the
+    reference expired is still money: it is credited and flagged. Every report leaves a
+    payment event. Returns one confirmation per report.
+
+    The writes are set-wise (one INSERT or UPDATE for many rows), so a settlement file
+    can credit hundreds of payments in one call.
+    """
+    payments = {
+        payment.pk: payment
+        for payment in Payment.objects.select_for_update(of=("self",))
+        .select_related("plan", "invoice")
+        .filter(pk__in={report.payment_id for report in reports})
+        .order_by("pk")
+    }
+    if len(payments) != len({report.payment_id for report in reports}):
+        raise Payment.DoesNotExist("a reported payment does not exist")
+    contracts = {
+        contract.pk: contract
+        for contract in Contract.objects.select_for_update(of=("self",))
+        .select_related("provider")
+        .filter(pk__in={payment.contract_id for payment in payments.values()})
+        .order_by("pk")
+    }
+    confirmations = []
+    events = []
+    changed: dict[int, Payment] = {}
+    credited: list[tuple[Payment, PaymentReport, bool]] = []
+    for report in reports:
+        payment = payments[report.payment_id]
+        contract = contracts[payment.contract_id]
+        payment.contract = contract
+        if payment.status == Payment.Status.PAID:
+            events.append(_event_new(payment, PaymentEvent.Kind.DUPLICATE, source, actor, report))
+            confirmations.append(Confirmation(payment=payment, outcome="already_paid"))
+            continue
+        amount = money_quantize(report.amount)
         payment.paid_amount = amount
-        payment.paid_at = paid_at
-        payment.save(update_fields=["status", "paid_amount", "paid_at"])
-        _event(
-            payment,
-            PaymentEvent.Kind.HELD,
-            source=source,
-            actor=actor,
-            note=_("recibido %(amount)s %(currency)s, esperado %(expected)s %(expected_currency)s")
-            % {
-                "amount": amount,
-                "currency": currency.upper(),
-                "expected": payment.amount,
-                "expected_currency": payment.currency,
-            },
-        )
-        logger.warning("payment held for review payment_id=%s source=%s", payment.pk, source)
-        return Confirmation(payment=payment, outcome="held")
-    late = payment.status in (Payment.Status.EXPIRED, Payment.Status.CANCELLED) or (
-        payment.expires_at is not None and paid_at > payment.expires_at
+        payment.paid_at = report.paid_at
+        changed[payment.pk] = payment
+        if report.currency.upper() != payment.currency or amount != payment.amount:
+            payment.status = Payment.Status.HELD
+            events.append(
+                _event_new(
+                    payment,
+                    PaymentEvent.Kind.HELD,
+                    source,
+                    actor,
+                    report,
+                    note=_(
+                        "recibido %(amount)s %(currency)s, esperado %(expected)s "
+                        "%(expected_currency)s"
+                    )
+                    % {
+                        "amount": amount,
+                        "currency": report.currency.upper(),
+                        "expected": payment.amount,
+                        "expected_currency": payment.currency,
+                    },
+                )
+            )
+            logger.warning("payment held for review payment_id=%s source=%s", payment.pk, source)
+            confirmations.append(Confirmation(payment=payment, outcome="held"))
+            continue
+        payment.paid_late = payment.status in (
+            Payment.Status.EXPIRED,
+            Payment.Status.CANCELLED,
+        ) or (payment.expires_at is not None and report.paid_at > payment.expires_at)
+        payment.status = Payment.Status.PAID
+        credited.append((payment, report, payment.paid_late))
+        confirmations.append(Confirmation(payment=payment, outcome="credited"))
+    _credits_record(credited=credited, actor=actor)
+    for payment, report, late in credited:
+        note = report.note
+        if late:
+            note = note + (" · " if note else "") + _("pagado después de vencer")
+        events.append(_event_new(payment, PaymentEvent.Kind.PAID, source, actor, report, note=note))
+    rows_update(
+        Payment,
+        objects=list(changed.values()),
+        fields=["status", "paid_at", "paid_amount", "paid_late", "ledger_entry"],
     )
-    paid_on = timezone.localtime(paid_at, contract.provider.tzinfo).date()
-    label = payment.get_gateway_display()
-    entry = ledger_record(
-        contract=contract,
-        kind=LedgerEntry.Kind.PAYMENT,
-        amount=amount,
-        description=f"{_('Pago')} {label} {payment.reference}".strip(),
-        created_by=actor,
-        reason=note,
-        invoice=payment.invoice,
-        occurred_on=paid_on,
-    )
-    payment.status = Payment.Status.PAID
-    payment.paid_at = paid_at
-    payment.paid_amount = amount
-    payment.paid_late = late
-    payment.ledger_entry = entry
-    payment.save(update_fields=["status", "paid_at", "paid_amount", "paid_late", "ledger_entry"])
-    if payment.plan_id:
-        plan = payment.plan
-        days = plan.period_days + payment.bonus_days
-        description = _("%(plan)s %(days)s días") % {"plan": plan.name, "days": days}
-        ledger_record(
-            contract=contract,
-            kind=LedgerEntry.Kind.CHARGE,
-            amount=-amount,
-            description=description,
-            occurred_on=paid_on,
-        )
-        prepaid_extend(
-            contract=contract, plan=plan, description=description, days=days, paid_by=entry
-        )
+    PaymentEvent.objects.bulk_create(events, batch_size=BULK_BATCH_SIZE)
+    if len(reports) == 1:
+        if credited:
+            logger.info(
+                "payment credited payment_id=%s source=%s late=%s",
+                credited[0][0].pk,
+                source,
+                credited[0][2],
+            )
     else:
-        _invoices_settle(contract=contract, amount=amount, first=payment.invoice)
-    _event(
-        payment,
-        PaymentEvent.Kind.PAID,
+        logger.info(
+            "payments confirmed reports=%s credited=%s source=%s",
+            len(reports),
+            len(credited),
+            source,
+        )
+    return confirmations
+
+
+def _event_new(
+    payment: Payment,
+    kind: str,
+    source: str,
+    actor: User | None,
+    report: PaymentReport,
+    *,
+    note: str | None = None,
+) -> PaymentEvent:
+    return PaymentEvent(
+        payment=payment,
+        kind=kind,
         source=source,
         actor=actor,
-        note=(note + (" · " if note else "") + _("pagado después de vencer")) if late else note,
+        note=(report.note if note is None else note)[:300],
     )
-    logger.info("payment credited payment_id=%s source=%s late=%s", payment.pk, source, late)
-    return Confirmation(payment=payment, outcome="credited")
 
 
-def _invoices_settle(*, contract: Contract, amount: Decimal, first: Invoice | None) -> None:
-    """Apply money to open invoices, oldest due first; what is left stays as credit."""
-    remaining = amount
-    open_invoices = list(
-        Invoice.objects.select_for_update()
-        .filter(contract=contract, status=Invoice.Status.ISSUED)
-        .order_by("due_date", "issue_date", "number")
-    )
-    for invoice in open_invoices:
-        if remaining <= 0:
-            break
-        remaining -= invoice_apply_payment(invoice=invoice, amount=remaining)
+def _credits_record(
+    *, credited: list[tuple[Payment, PaymentReport, bool]], actor: User | None
+) -> None:
+    """The ledger entries, service periods and invoice settlements of credited payments."""
+    entries = []
+    extensions = []
+    invoice_credits = []
+    for payment, report, _late in credited:
+        contract = payment.contract
+        provider = contract.provider
+        paid_on = timezone.localtime(report.paid_at, provider.tzinfo).date()
+        label = payment.get_gateway_display()
+        payment.ledger_entry = ledger_entry_new(
+            contract=contract,
+            kind=LedgerEntry.Kind.PAYMENT,
+            amount=payment.paid_amount,
+            description=f"{_('Pago')} {label} {payment.reference}".strip(),
+            created_by=actor,
+            reason=report.note,
+            invoice=payment.invoice,
+            occurred_on=paid_on,
+        )
+        entries.append(payment.ledger_entry)
+        if payment.plan_id:
+            plan = payment.plan
+            days = plan.period_days + payment.bonus_days
+            description = _("%(plan)s %(days)s días") % {"plan": plan.name, "days": days}
+            entries.append(
+                ledger_entry_new(
+                    contract=contract,
+                    kind=LedgerEntry.Kind.CHARGE,
+                    amount=-payment.paid_amount,
+                    description=description,
+                    occurred_on=paid_on,
+                )
+            )
+            extensions.append(
+                Extension(
+                    contract=contract,
+                    plan=plan,
+                    description=description,
+                    days=days,
+                    paid_by=payment.ledger_entry,
+                )
+            )
+        else:
+            invoice_credits.append((contract.pk, payment.paid_amount))
+    ledger_entries_record(entries=entries)
+    if extensions:
+        prepaid_extend_many(extensions=extensions)
+    if invoice_credits:
+        invoices_settle(credits=invoice_credits)
 
 
 @transaction.atomic

@@ -29,7 +29,19 @@ def remote_from_message(data: dict) -> RemotePayment:
     )
 
 
-@shared_task(acks_late=True)
+def webhook_credit_queue(*, provider_id: int, gateway: str, fact: RemotePayment, delivery_id: int):
+    """Queue the crediting of one verified fact. The task's repr (worker logs, monitors)
+    names the event instead of repeating the whole fact, which Celery would otherwise
+    build on every call."""
+    return webhook_credit.apply_async(
+        (provider_id, gateway, remote_to_message(fact), delivery_id),
+        argsrepr=f"({provider_id}, {gateway!r}, {fact.event_id!r}, {delivery_id})",
+        kwargsrepr="{}",
+    )
+
+
+# Nobody reads its result (the outcome is written on the delivery): not stored in Redis.
+@shared_task(acks_late=True, ignore_result=True)
 def webhook_credit(provider_id: int, gateway: str, remote: dict, delivery_id: int) -> str:
     """Credit what a verified webhook reported. Idempotent: (gateway, event id) once."""
     fact = remote_from_message(remote)

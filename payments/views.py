@@ -6,14 +6,17 @@ from allauth.core.ratelimit import consume_or_429
 from celery.result import EagerResult
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from accounts.context_processors import request_contracts
+from accounts.models import Provider
 from billing.pagination import page_get
 from billing.selectors import invoice_for_user
 from plans.selectors import prepaid_plan_for, promotions_active_for, promotions_by_plan
@@ -28,7 +31,7 @@ from .services import (
     payment_promise_make,
     payment_start,
 )
-from .tasks import remote_to_message, webhook_credit
+from .tasks import webhook_credit_queue
 from .voucher import voucher_pdf
 
 logger = logging.getLogger(__name__)
@@ -217,24 +220,89 @@ _KEPT_HEADERS = (
 )
 
 
+_DELIVERY_FIELDS = [
+    field
+    for field in WebhookDelivery._meta.concrete_fields
+    if field is not WebhookDelivery._meta.pk
+]
+_ACCOUNT_FIELDS = GatewayAccount._meta.concrete_fields
+# Every delivery row is inserted; the account comes back only when it exists and is on.
+# Only table and column names from the models are formatted in; values are parameters.
+_DELIVERY_STORE_SQL = """
+WITH delivery AS (
+    INSERT INTO {delivery_table} ({delivery_columns}) VALUES ({placeholders}) RETURNING id
+)
+SELECT delivery.id, {account_columns}
+FROM delivery
+LEFT JOIN {account_table} account
+    ON account.gateway = %s AND account.is_enabled
+    AND account.provider_id = (SELECT id FROM {provider_table} WHERE code = %s)
+""".format(  # noqa: S608
+    delivery_table=WebhookDelivery._meta.db_table,
+    delivery_columns=", ".join(field.column for field in _DELIVERY_FIELDS),
+    placeholders=", ".join("%s" for _field in _DELIVERY_FIELDS),
+    account_table=GatewayAccount._meta.db_table,
+    account_columns=", ".join(f"account.{field.column}" for field in _ACCOUNT_FIELDS),
+    provider_table=Provider._meta.db_table,
+)
+
+
+def _delivery_store(
+    *, gateway: str, provider_code: str, body: str, headers: dict[str, str]
+) -> tuple[WebhookDelivery, GatewayAccount | None]:
+    """Store the raw delivery (committed before anything else happens) and find the
+    ISP's enabled account for this gateway, or None.
+
+    On PostgreSQL both happen in one statement: the webhook answer's time is mostly CPU,
+    and the two ORM queries cost about 0.8 ms more per delivery than this statement
+    (docs/performance.md, "Webhook acknowledgement"). Other databases use the ORM.
+    """
+    delivery = WebhookDelivery(
+        gateway=gateway,
+        provider_code=provider_code[:12],
+        body=body,
+        headers=headers,
+        received_at=timezone.now(),
+    )
+    if connection.vendor != "postgresql":
+        delivery.save(force_insert=True)
+        account = GatewayAccount.objects.filter(
+            provider__code=provider_code, gateway=gateway, is_enabled=True
+        ).first()
+        return delivery, account
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _DELIVERY_STORE_SQL,
+            [
+                *(
+                    field.get_db_prep_save(getattr(delivery, field.attname), connection)
+                    for field in _DELIVERY_FIELDS
+                ),
+                gateway,
+                provider_code,
+            ],
+        )
+        delivery.pk, *account_values = cursor.fetchone()
+    delivery._state.adding = False
+    if account_values[0] is None:
+        return delivery, None
+    return delivery, GatewayAccount.from_db(
+        connection.alias, [field.attname for field in _ACCOUNT_FIELDS], account_values
+    )
+
+
 @csrf_exempt
 @require_POST
 def webhook(request: HttpRequest, gateway: str, provider_code: str) -> JsonResponse:
-    """Store the raw delivery, verify it, process each fact once, answer fast."""
+    """Store the raw delivery, verify it, queue each fact for the worker, answer fast."""
     if gateway not in Gateway.values or gateway == Gateway.REFERENCE:
         raise Http404
-    delivery = WebhookDelivery.objects.create(
+    delivery, account = _delivery_store(
         gateway=gateway,
-        provider_code=provider_code[:12],
+        provider_code=provider_code,
         body=request.body.decode("utf-8", errors="replace")[:100_000],
         headers={name: request.headers[name] for name in _KEPT_HEADERS if name in request.headers},
     )
-    account = (
-        GatewayAccount.objects.select_related("provider")
-        .filter(provider__code=provider_code, gateway=gateway, is_enabled=True)
-        .first()
-    )
-    provider = account.provider if account else None
     if account is None:
         _delivery_close(delivery, WebhookDelivery.Outcome.REJECTED, "no such gateway account")
         return JsonResponse({"error": "unknown gateway account"}, status=404)
@@ -253,7 +321,9 @@ def webhook(request: HttpRequest, gateway: str, provider_code: str) -> JsonRespo
         return JsonResponse({"received": True, "outcomes": []})
     outcomes = []
     for fact in facts:
-        result = webhook_credit.delay(provider.pk, gateway, remote_to_message(fact), delivery.pk)
+        result = webhook_credit_queue(
+            provider_id=account.provider_id, gateway=gateway, fact=fact, delivery_id=delivery.pk
+        )
         outcomes.append(result.result if isinstance(result, EagerResult) else "queued")
     return JsonResponse({"received": True, "outcomes": outcomes})
 

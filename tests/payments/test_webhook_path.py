@@ -1,0 +1,188 @@
+"""What one webhook delivery costs before it is answered: what is stored, how many
+queries, what is queued, and that no session or cookie is made for a gateway."""
+
+import json
+from unittest import mock
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.db import connection
+from django.utils import timezone
+
+from billing.models import LedgerEntry
+from payments import views
+from payments.models import GatewayAccount, Payment, WebhookDelivery
+from payments.tasks import webhook_credit
+
+from . import stripe_server as api
+
+pytestmark = pytest.mark.django_db
+
+URL = "/webhooks/stripe/111/"
+
+
+@pytest.fixture
+def account(kona):
+    account = GatewayAccount(provider=kona, gateway="stripe")
+    account.credentials = {"secret_key": api.SECRET_KEY, "webhook_secret": api.WEBHOOK_SECRET}
+    account.save()
+    return account
+
+
+@pytest.fixture
+def payment(juan):
+    contract = juan.contracts.get()
+    return Payment.objects.create(
+        provider=contract.provider,
+        contract=contract,
+        gateway="stripe",
+        method="oxxo",
+        plan=contract.plan,
+        amount=contract.plan.price,
+        currency="MXN",
+        reference="12345678901234",
+        external_id="pi_path",
+        expires_at=timezone.now() + timezone.timedelta(days=3),
+    )
+
+
+def _body(payment) -> bytes:
+    return json.dumps(
+        api.event(
+            "payment_intent.succeeded",
+            {
+                "id": payment.external_id,
+                "object": "payment_intent",
+                "amount": 25000,
+                "amount_received": 25000,
+                "currency": "mxn",
+                "status": "succeeded",
+                "metadata": {"payment_public_id": str(payment.public_id)},
+            },
+            event_id="evt_path",
+        )
+    ).encode()
+
+
+def _deliver(client, body: bytes, url: str = URL, **headers):
+    return client.post(
+        url,
+        data=body,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=api.signature_header(body),
+        HTTP_USER_AGENT="Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+        HTTP_AUTHORIZATION="Bearer not-to-be-kept",
+        **headers,
+    )
+
+
+@pytest.fixture
+def queued():
+    """The Celery calls, instead of running the task in the request."""
+    with mock.patch.object(webhook_credit, "apply_async") as apply_async:
+        yield apply_async
+
+
+def test_a_verified_delivery_is_one_statement_and_one_queued_task(
+    client, account, payment, queued, django_assert_num_queries
+):
+    # PostgreSQL stores the delivery and finds the account in one statement; others in two.
+    with django_assert_num_queries(1 if connection.vendor == "postgresql" else 2):
+        response = _deliver(client, _body(payment))
+
+    assert response.status_code == 200
+    assert response.json() == {"received": True, "outcomes": ["queued"]}
+    delivery = WebhookDelivery.objects.get()
+    (args,), options = queued.call_args
+    assert args[0] == account.provider_id
+    assert args[1] == "stripe"
+    assert args[2]["event_id"] == "evt_path"
+    assert args[2]["external_id"] == "pi_path"
+    assert args[2]["amount"] == "250"
+    assert args[3] == delivery.pk
+    assert options == {
+        "argsrepr": f"({account.provider_id}, 'stripe', 'evt_path', {delivery.pk})",
+        "kwargsrepr": "{}",
+    }
+    # Nothing credited yet: that is the worker's job.
+    payment.refresh_from_db()
+    assert payment.status == "pending"
+    assert not LedgerEntry.objects.exists()
+
+
+def test_the_credit_task_stores_no_result():
+    assert webhook_credit.ignore_result is True
+
+
+def test_the_raw_delivery_is_stored_as_received(client, account, payment, queued):
+    body = _body(payment)
+    before = timezone.now()
+
+    _deliver(client, body)
+
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.gateway, delivery.provider_code) == ("stripe", "111")
+    assert delivery.body == body.decode()
+    assert set(delivery.headers) == {"Content-Type", "Stripe-Signature", "User-Agent"}
+    assert delivery.headers["User-Agent"] == "Stripe/1.0 (+https://stripe.com/docs/webhooks)"
+    assert (delivery.outcome, delivery.event_id, delivery.detail) == ("received", "", "")
+    assert before <= delivery.received_at <= timezone.now()
+
+
+def test_no_session_or_cookie_is_made_for_a_gateway(client, account, payment, queued):
+    response = _deliver(client, _body(payment))
+
+    assert response.status_code == 200
+    assert not response.cookies
+    assert not Session.objects.exists()
+
+
+@pytest.mark.parametrize("vendor_path", ["this database", "the ORM"])
+@pytest.mark.parametrize(
+    ("url", "enabled"),
+    [("/webhooks/stripe/999/", True), (URL, False), ("/webhooks/mercadopago/111/", True)],
+)
+def test_no_enabled_account_is_404_with_the_delivery_kept(
+    client, account, payment, queued, monkeypatch, vendor_path, url, enabled
+):
+    if vendor_path == "the ORM":
+        monkeypatch.setattr(views.connection, "vendor", "other")
+    GatewayAccount.objects.filter(pk=account.pk).update(is_enabled=enabled)
+
+    response = _deliver(client, _body(payment), url=url)
+
+    assert response.status_code == 404
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.outcome, delivery.detail) == ("rejected", "no such gateway account")
+    assert not queued.called
+    payment.refresh_from_db()
+    assert payment.status == "pending"
+
+
+@pytest.mark.parametrize("vendor_path", ["this database", "the ORM"])
+def test_the_account_found_is_the_whole_account(
+    account, monkeypatch, vendor_path, django_assert_num_queries
+):
+    if vendor_path == "the ORM":
+        monkeypatch.setattr(views.connection, "vendor", "other")
+
+    delivery, found = views._delivery_store(
+        gateway="stripe", provider_code="111", body="{}", headers={"Content-Type": "x"}
+    )
+
+    assert WebhookDelivery.objects.get().pk == delivery.pk
+    assert found == account
+    assert found.credentials == {
+        "secret_key": api.SECRET_KEY,
+        "webhook_secret": api.WEBHOOK_SECRET,
+    }
+    assert (found.provider_id, found.gateway, found.is_enabled, found.expiry_days) == (
+        account.provider_id,
+        "stripe",
+        True,
+        3,
+    )
+    # The delivery is a saved row: closing it is an UPDATE of that row.
+    with django_assert_num_queries(1):
+        views._delivery_close(delivery, WebhookDelivery.Outcome.IGNORED, "test")
+    assert WebhookDelivery.objects.get().outcome == "ignored"

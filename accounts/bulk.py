@@ -1,12 +1,66 @@
-"""Updating many rows, each with its own values, in one statement."""
+"""Writing many rows at once: a settlement file credits thousands of payments.
 
+Django's `bulk_create` and `bulk_update` are right for tens of rows. For tens of
+thousands, on PostgreSQL, these cost a fraction: COPY for inserts, one UPDATE joined to
+a VALUES list for updates. Measured figures are in docs/performance.md.
+"""
+
+import datetime
 from collections.abc import Sequence
+from decimal import Decimal
 
 from django.db import connections, router
 from django.db.models import Model
 
 # Rows per statement: 500 rows of a few fields stay under every parameter limit.
 ROWS_PER_STATEMENT = 500
+
+
+def rows_insert(model: type[Model], *, objects: Sequence[Model]) -> list[Model]:
+    """Insert the objects in order, each getting its id, as `bulk_create` would.
+
+    On PostgreSQL through COPY, with ids drawn from the table's identity sequence first
+    (COPY returns nothing): about a third of the time of multi-row INSERTs, which cost
+    most of a large settlement import. Elsewhere (SQLite) it is `bulk_create`. Like
+    `bulk_create`, it calls no `save()` and sends no signals.
+    """
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql" or not objects:
+        return model._default_manager.bulk_create(objects, batch_size=ROWS_PER_STATEMENT)
+    meta = model._meta
+    fields = meta.concrete_fields
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, len(objects)],
+        )
+        ids = sorted(row[0] for row in cursor.fetchall())
+        for obj, pk in zip(objects, ids, strict=True):
+            obj.pk = pk
+        columns = ", ".join(quote(field.column) for field in fields)
+        # COPY goes to psycopg directly: its errors become Django's (IntegrityError…).
+        with (
+            connection.wrap_database_errors,
+            cursor.cursor.copy(
+                f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN"  # names from the model
+            ) as copy,
+        ):
+            for obj in objects:
+                copy.write_row(
+                    [
+                        _copy_value(
+                            field,
+                            _value(obj, field) if field.is_relation else field.pre_save(obj, True),
+                            connection,
+                        )
+                        for field in fields
+                    ]
+                )
+    for obj in objects:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return list(objects)
 
 
 def rows_update(model: type[Model], *, objects: Sequence[Model], fields: Sequence[str]) -> int:
@@ -42,12 +96,9 @@ def rows_update(model: type[Model], *, objects: Sequence[Model], fields: Sequenc
             batch = objects[start : start + ROWS_PER_STATEMENT]
             params = []
             for obj in batch:
-                # A related object saved after it was assigned: take its new id.
-                obj._prepare_related_fields_for_save(operation_name="rows_update", fields=concrete)
                 params.append(obj.pk)
                 params.extend(
-                    field.get_db_prep_save(getattr(obj, field.attname), connection)
-                    for field in concrete
+                    field.get_db_prep_save(_value(obj, field), connection) for field in concrete
                 )
             cursor.execute(
                 f"UPDATE {table} SET {assignments} "  # noqa: S608 (names from the model)
@@ -57,3 +108,29 @@ def rows_update(model: type[Model], *, objects: Sequence[Model], fields: Sequenc
             )
             updated += cursor.rowcount
     return updated
+
+
+# COPY sends every value as text and PostgreSQL parses it by the column's type, so these
+# need none of Django's preparation (which costs more than the COPY itself).
+_COPY_AS_IS = frozenset({str, int, bool, Decimal, datetime.date})
+
+
+def _copy_value(field, value, connection) -> object:
+    if value is None or type(value) in _COPY_AS_IS:
+        return value
+    if type(value) is datetime.datetime and value.tzinfo is not None:
+        return value
+    return field.get_db_prep_save(value, connection)
+
+
+def _value(obj: Model, field) -> object:
+    if field.is_relation:
+        # A related object assigned before it was saved: its id is known only now.
+        related = field.get_cached_value(obj, default=None)
+        if related is not None:
+            if related.pk is None:
+                raise ValueError(
+                    f"{obj._meta.label}.{field.name}: the related object is not saved yet"
+                )
+            return related.pk
+    return getattr(obj, field.attname)

@@ -13,7 +13,8 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Contract, User
+from accounts.bulk import rows_insert
+from accounts.models import Contract, Provider, User
 from accounts.money import money_quantize
 from plans.models import Plan
 
@@ -27,9 +28,6 @@ from .models import (
 )
 
 logger = logging.getLogger(__name__)
-
-# Rows per INSERT when many are written at once (a settlement file, a batch of payments).
-BULK_BATCH_SIZE = 500
 
 
 class BillingError(Exception):
@@ -45,10 +43,14 @@ def ledger_entry_new(
     created_by: User | None = None,
     reason: str = "",
     invoice: Invoice | None = None,
+    invoice_id: int | None = None,
     reverses: LedgerEntry | None = None,
     occurred_on: datetime.date | None = None,
 ) -> LedgerEntry:
-    """One entry, not yet written: `ledger_entries_record` appends it."""
+    """One entry, not yet written: `ledger_entries_record` appends it.
+
+    The invoice is given as an object or, when only its id is at hand, as `invoice_id`.
+    """
     return LedgerEntry(
         provider_id=contract.provider_id,
         contract=contract,
@@ -59,19 +61,19 @@ def ledger_entry_new(
         description=description[:200],
         reason=reason[:300],
         created_by=created_by,
-        invoice=invoice,
+        invoice_id=invoice.pk if invoice is not None else invoice_id,
         reverses=reverses,
     )
 
 
 def ledger_entries_record(*, entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
-    """Append entries made by `ledger_entry_new`, in order, in one INSERT a few hundred.
+    """Append entries made by `ledger_entry_new`, in order.
 
     The only place ledger rows are created. Each entry gets its id (PostgreSQL, SQLite).
     """
     if any(entry.pk is not None for entry in entries):
         raise AppendOnlyError("ledger entries are append-only")
-    return LedgerEntry.objects.bulk_create(entries, batch_size=BULK_BATCH_SIZE)
+    return rows_insert(LedgerEntry, objects=entries)
 
 
 def ledger_record(**values) -> LedgerEntry:
@@ -333,43 +335,49 @@ def prepaid_extend_many(*, extensions: Sequence[Extension]) -> list[ServicePerio
         for extension in extensions
     ):
         raise BillingError(_("El periodo debe tener al menos un día."))
-    contracts = {
-        contract.pk: contract
-        for contract in Contract.objects.select_for_update(of=("self",))
-        .select_related("provider")
+    # Only what the dates need: a settlement batch extends hundreds of contracts.
+    vigencias: dict[int, datetime.date | None] = {}
+    provider_of: dict[int, int] = {}
+    for contract_id, provider_id, paid_until in (
+        Contract.objects.select_for_update(of=("self",))
         .filter(pk__in={extension.contract.pk for extension in extensions})
         .order_by("pk")
+        .values_list("pk", "provider_id", "paid_until")
+    ):
+        vigencias[contract_id] = paid_until
+        provider_of[contract_id] = provider_id
+    today_of = {
+        provider.pk: provider.today()
+        for provider in Provider.objects.filter(pk__in=set(provider_of.values()))
     }
-    today_of: dict[int, datetime.date] = {}
     periods = []
     for extension in extensions:
-        contract = contracts[extension.contract.pk]
+        contract_id = extension.contract.pk
         days = extension.plan.period_days if extension.days is None else extension.days
-        if contract.provider_id not in today_of:
-            today_of[contract.provider_id] = contract.provider.today()
-        today = today_of[contract.provider_id]
-        starts_on = max(today, contract.paid_until) if contract.paid_until else today
-        contract.paid_until = starts_on + datetime.timedelta(days=days)
+        today = today_of[provider_of[contract_id]]
+        paid_until = vigencias[contract_id]
+        starts_on = max(today, paid_until) if paid_until else today
+        vigencias[contract_id] = starts_on + datetime.timedelta(days=days)
         periods.append(
             ServicePeriod(
-                contract=contract,
+                contract_id=contract_id,
                 plan=extension.plan,
                 starts_on=starts_on,
-                ends_on=contract.paid_until,
+                ends_on=vigencias[contract_id],
                 paid_by=extension.paid_by,
                 description=extension.description[:200],
             )
         )
-    ServicePeriod.objects.bulk_create(periods, batch_size=BULK_BATCH_SIZE)
+    rows_insert(ServicePeriod, objects=periods)
     contracts_by_vigencia: dict[datetime.date, list[int]] = defaultdict(list)
-    for contract in contracts.values():
-        contracts_by_vigencia[contract.paid_until].append(contract.pk)
+    for contract_id, paid_until in vigencias.items():
+        contracts_by_vigencia[paid_until].append(contract_id)
     now = timezone.now()
     for paid_until, contract_ids in contracts_by_vigencia.items():
         Contract.objects.filter(pk__in=contract_ids).update(paid_until=paid_until, updated_at=now)
-    if len(contracts) == 1:
-        (contract,) = contracts.values()
-        logger.info("prepaid extended contract_id=%s until=%s", contract.pk, contract.paid_until)
+    if len(vigencias) == 1:
+        ((contract_id, paid_until),) = vigencias.items()
+        logger.info("prepaid extended contract_id=%s until=%s", contract_id, paid_until)
     else:
-        logger.info("prepaid extended contracts=%s periods=%s", len(contracts), len(periods))
+        logger.info("prepaid extended contracts=%s periods=%s", len(vigencias), len(periods))
     return periods

@@ -12,12 +12,11 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.bulk import rows_update
-from accounts.models import Contract, User
+from accounts.bulk import rows_insert, rows_update
+from accounts.models import Contract, Provider, User
 from accounts.money import money_quantize
 from billing.models import Invoice, LedgerEntry
 from billing.services import (
-    BULK_BATCH_SIZE,
     Extension,
     invoices_settle,
     ledger_entries_record,
@@ -250,27 +249,35 @@ def payments_confirm(
     payments = {
         payment.pk: payment
         for payment in Payment.objects.select_for_update(of=("self",))
-        .select_related("plan", "invoice")
         .filter(pk__in={report.payment_id for report in reports})
         .order_by("pk")
     }
     if len(payments) != len({report.payment_id for report in reports}):
         raise Payment.DoesNotExist("a reported payment does not exist")
+    # A batch holds hundreds of payments of a few plans and one or two ISPs: those are
+    # loaded once, not joined to every row.
     contracts = {
         contract.pk: contract
         for contract in Contract.objects.select_for_update(of=("self",))
-        .select_related("provider")
         .filter(pk__in={payment.contract_id for payment in payments.values()})
         .order_by("pk")
+        .only("pk", "provider_id")
     }
+    providers = Provider.objects.in_bulk({contract.provider_id for contract in contracts.values()})
+    plans = Plan.objects.in_bulk({payment.plan_id for payment in payments.values()} - {None})
+    for contract in contracts.values():
+        contract.provider = providers[contract.provider_id]
+    for payment in payments.values():
+        payment.contract = contracts[payment.contract_id]
+        if payment.plan_id:
+            payment.plan = plans[payment.plan_id]
+    paid_late_note = _("pagado después de vencer")
     confirmations = []
     events = []
     changed: dict[int, Payment] = {}
-    credited: list[tuple[Payment, PaymentReport, bool]] = []
+    credited: list[tuple[Payment, PaymentReport]] = []
     for report in reports:
         payment = payments[report.payment_id]
-        contract = contracts[payment.contract_id]
-        payment.contract = contract
         if payment.status == Payment.Status.PAID:
             events.append(_event_new(payment, PaymentEvent.Kind.DUPLICATE, source, actor, report))
             confirmations.append(Confirmation(payment=payment, outcome="already_paid"))
@@ -308,27 +315,26 @@ def payments_confirm(
             Payment.Status.CANCELLED,
         ) or (payment.expires_at is not None and report.paid_at > payment.expires_at)
         payment.status = Payment.Status.PAID
-        credited.append((payment, report, payment.paid_late))
+        credited.append((payment, report))
+        note = report.note
+        if payment.paid_late:
+            note = note + (" · " if note else "") + paid_late_note
+        events.append(_event_new(payment, PaymentEvent.Kind.PAID, source, actor, report, note=note))
         confirmations.append(Confirmation(payment=payment, outcome="credited"))
     _credits_record(credited=credited, actor=actor)
-    for payment, report, late in credited:
-        note = report.note
-        if late:
-            note = note + (" · " if note else "") + _("pagado después de vencer")
-        events.append(_event_new(payment, PaymentEvent.Kind.PAID, source, actor, report, note=note))
     rows_update(
         Payment,
         objects=list(changed.values()),
         fields=["status", "paid_at", "paid_amount", "paid_late", "ledger_entry"],
     )
-    PaymentEvent.objects.bulk_create(events, batch_size=BULK_BATCH_SIZE)
+    rows_insert(PaymentEvent, objects=events)
     if len(reports) == 1:
         if credited:
             logger.info(
                 "payment credited payment_id=%s source=%s late=%s",
                 credited[0][0].pk,
                 source,
-                credited[0][2],
+                credited[0][0].paid_late,
             )
     else:
         logger.info(
@@ -358,33 +364,40 @@ def _event_new(
     )
 
 
-def _credits_record(
-    *, credited: list[tuple[Payment, PaymentReport, bool]], actor: User | None
-) -> None:
+def _credits_record(*, credited: list[tuple[Payment, PaymentReport]], actor: User | None) -> None:
     """The ledger entries, service periods and invoice settlements of credited payments."""
     entries = []
     extensions = []
     invoice_credits = []
-    for payment, report, _late in credited:
+    # Translated once per call: a settlement batch credits hundreds alike.
+    payment_word = _("Pago")
+    gateway_labels = {value: str(label) for value, label in Gateway.choices}
+    plan_descriptions: dict[tuple[int, int], str] = {}
+    for payment, report in credited:
         contract = payment.contract
         provider = contract.provider
         paid_on = timezone.localtime(report.paid_at, provider.tzinfo).date()
-        label = payment.get_gateway_display()
         payment.ledger_entry = ledger_entry_new(
             contract=contract,
             kind=LedgerEntry.Kind.PAYMENT,
             amount=payment.paid_amount,
-            description=f"{_('Pago')} {label} {payment.reference}".strip(),
+            description=f"{payment_word} {gateway_labels[payment.gateway]} "
+            f"{payment.reference}".strip(),
             created_by=actor,
             reason=report.note,
-            invoice=payment.invoice,
+            invoice_id=payment.invoice_id,
             occurred_on=paid_on,
         )
         entries.append(payment.ledger_entry)
         if payment.plan_id:
             plan = payment.plan
             days = plan.period_days + payment.bonus_days
-            description = _("%(plan)s %(days)s días") % {"plan": plan.name, "days": days}
+            if (plan.pk, days) not in plan_descriptions:
+                plan_descriptions[plan.pk, days] = _("%(plan)s %(days)s días") % {
+                    "plan": plan.name,
+                    "days": days,
+                }
+            description = plan_descriptions[plan.pk, days]
             entries.append(
                 ledger_entry_new(
                     contract=contract,

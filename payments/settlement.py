@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from accounts.bulk import rows_insert
 from accounts.imports import LineError, value_shown
 from accounts.models import Provider, User
 from accounts.money import money_format
@@ -38,7 +39,7 @@ from billing.services import BillingError
 
 from .gateways.reference import reference_is_valid
 from .models import Payment, SettlementImport, SettlementLine
-from .services import Confirmation, PaymentError, payment_confirm
+from .services import Confirmation, PaymentError, PaymentReport, payment_confirm, payments_confirm
 
 logger = logging.getLogger(__name__)
 
@@ -467,6 +468,7 @@ class _LineApplier:
             else:
                 good.append(item)
         spent = self._folios_spent({item.folio for item in good})
+        matched: list[tuple[ParsedLine, int]] = []
         try:
             for item in good:
                 if item.folio in spent:
@@ -482,12 +484,11 @@ class _LineApplier:
                         )
                     )
                 else:
-                    line = self._confirm(item, payment_id=payment_ids[item.reference])
-                    if line is not None:
-                        recorded.append(line)
+                    matched.append((item, payment_ids[item.reference]))
+            recorded.extend(self._confirm_all(matched))
         finally:
             # Even when a line fails unexpectedly, the report keeps what was decided so far.
-            SettlementLine.objects.bulk_create(recorded)
+            rows_insert(SettlementLine, objects=recorded)
 
     def _payments_by_reference(self, references: set[str]) -> dict[str, int]:
         """The ids of this provider's payments with these references.
@@ -545,6 +546,60 @@ class _LineApplier:
             )
             % where,
         )
+
+    def _confirm_all(self, matched: list[tuple[ParsedLine, int]]) -> list[SettlementLine]:
+        """The matched lines through payments_confirm at once, recorded in the same transaction.
+
+        Returns the lines to record afterwards. When anything in the batch is refused (a
+        folio another import spent meanwhile, a credit billing refuses), the whole batch
+        is undone and the lines go through one at a time, so each gets its own outcome.
+        """
+        if not matched:
+            return []
+        folio_note = _("folio %(folio)s")
+        try:
+            with transaction.atomic():
+                confirmations = payments_confirm(
+                    reports=[
+                        PaymentReport(
+                            payment_id=payment_id,
+                            amount=item.amount,
+                            currency=self.provider.currency,
+                            paid_at=item.paid_at,
+                            note=folio_note % {"folio": item.folio},
+                        )
+                        for item, payment_id in matched
+                    ],
+                    source=self.source,
+                )
+                lines = []
+                for (item, payment_id), confirmation in zip(matched, confirmations, strict=True):
+                    outcome, message = _outcome_of(confirmation, provider=self.provider)
+                    lines.append(
+                        self._line(
+                            item,
+                            amount=item.amount,
+                            paid_at=item.paid_at,
+                            outcome=outcome,
+                            message=message[:MESSAGE_MAX],
+                            payment_id=payment_id,
+                            applied=True,
+                        )
+                    )
+                rows_insert(SettlementLine, objects=lines)
+            return []
+        except (IntegrityError, BillingError, PaymentError):
+            logger.info(
+                "settlement batch redone line by line import_id=%s lines=%s",
+                self.settlement.pk,
+                len(matched),
+            )
+        recorded = []
+        for item, payment_id in matched:
+            line = self._confirm(item, payment_id=payment_id)
+            if line is not None:
+                recorded.append(line)
+        return recorded
 
     def _confirm(self, item: ParsedLine, *, payment_id: int) -> SettlementLine | None:
         """The line through payment_confirm, recorded in the same transaction.

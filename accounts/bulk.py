@@ -30,14 +30,27 @@ def rows_insert(model: type[Model], *, objects: Sequence[Model]) -> list[Model]:
     meta = model._meta
     fields = meta.concrete_fields
     quote = connection.ops.quote_name
+    # Every row is made before anything is sent: a wrong value fails here, not half-way.
+    rows = [
+        [
+            _copy_value(
+                field,
+                _value(obj, field) if field.is_relation else field.pre_save(obj, True),
+                connection,
+            )
+            for field in fields
+        ]
+        for obj in objects
+    ]
+    id_position = fields.index(meta.pk)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
             [meta.db_table, meta.pk.column, len(objects)],
         )
         ids = sorted(row[0] for row in cursor.fetchall())
-        for obj, pk in zip(objects, ids, strict=True):
-            obj.pk = pk
+        for obj, row, pk in zip(objects, rows, ids, strict=True):
+            obj.pk = row[id_position] = pk
         columns = ", ".join(quote(field.column) for field in fields)
         # COPY goes to psycopg directly: its errors become Django's (IntegrityError…).
         with (
@@ -46,17 +59,8 @@ def rows_insert(model: type[Model], *, objects: Sequence[Model]) -> list[Model]:
                 f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN"  # names from the model
             ) as copy,
         ):
-            for obj in objects:
-                copy.write_row(
-                    [
-                        _copy_value(
-                            field,
-                            _value(obj, field) if field.is_relation else field.pre_save(obj, True),
-                            connection,
-                        )
-                        for field in fields
-                    ]
-                )
+            for row in rows:
+                copy.write_row(row)
     for obj in objects:
         obj._state.adding = False
         obj._state.db = connection.alias

@@ -186,3 +186,49 @@ def test_the_account_found_is_the_whole_account(
     with django_assert_num_queries(1):
         views._delivery_close(delivery, WebhookDelivery.Outcome.IGNORED, "test")
     assert WebhookDelivery.objects.get().outcome == "ignored"
+
+
+def test_a_webhook_skips_the_session_language_and_login_middleware(
+    client, account, payment, queued
+):
+    response = _deliver(client, _body(payment), HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 200
+    assert "Content-Language" not in response.headers
+    assert "Cookie" not in response.headers.get("Vary", "")
+    assert not hasattr(response.wsgi_request, "session")
+    assert not hasattr(response.wsgi_request, "user")
+
+
+def test_a_webhook_to_a_host_not_allowed_is_400(client, account, payment, queued):
+    response = _deliver(client, _body(payment), HTTP_HOST="attacker.example")
+
+    assert response.status_code == 400
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_an_unknown_webhook_path_is_404(client, account, queued):
+    response = client.post("/webhooks/stripe/", data=b"{}", content_type="application/json")
+
+    assert response.status_code == 404
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_https_is_still_required_before_the_webhook_path(client, settings, account, payment):
+    settings.SECURE_SSL_REDIRECT = True
+
+    response = _deliver(client, _body(payment))
+
+    assert response.status_code == 301
+    assert response["Location"] == "https://testserver/webhooks/stripe/111/"
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_pages_keep_the_whole_middleware(client, juan):
+    client.force_login(juan)
+
+    response = client.get("/", HTTP_ACCEPT_LANGUAGE="es")
+
+    assert response.status_code == 200
+    assert response.headers["Content-Language"] == "es"
+    assert response.wsgi_request.user == juan

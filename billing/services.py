@@ -53,14 +53,14 @@ def ledger_entry_new(
     """
     return LedgerEntry(
         provider_id=contract.provider_id,
-        contract=contract,
+        contract_id=contract.pk,
         kind=kind,
         amount=money_quantize(amount),
         currency=contract.provider.currency,
         occurred_on=occurred_on or contract.provider.today(),
         description=description[:200],
         reason=reason[:300],
-        created_by=created_by,
+        created_by_id=created_by.pk if created_by is not None else None,
         invoice_id=invoice.pk if invoice is not None else invoice_id,
         reverses=reverses,
     )
@@ -361,7 +361,7 @@ def prepaid_extend_many(*, extensions: Sequence[Extension]) -> list[ServicePerio
         periods.append(
             ServicePeriod(
                 contract_id=contract_id,
-                plan=extension.plan,
+                plan_id=extension.plan.pk,
                 starts_on=starts_on,
                 ends_on=vigencias[contract_id],
                 paid_by=extension.paid_by,

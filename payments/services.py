@@ -196,6 +196,26 @@ class Confirmation:
         return self.outcome == "credited"
 
 
+# What crediting reads and writes of a payment; the rest is loaded only if asked for.
+CONFIRM_FIELDS = (
+    "pk",
+    "contract_id",
+    "gateway",
+    "plan_id",
+    "bonus_days",
+    "invoice_id",
+    "amount",
+    "currency",
+    "status",
+    "reference",
+    "expires_at",
+    "paid_at",
+    "paid_amount",
+    "paid_late",
+    "ledger_entry_id",
+)
+
+
 @dataclass(frozen=True)
 class PaymentReport:
     """What one route (webhook, settlement line, agent) says arrived for one payment."""
@@ -251,6 +271,7 @@ def payments_confirm(
         for payment in Payment.objects.select_for_update(of=("self",))
         .filter(pk__in={report.payment_id for report in reports})
         .order_by("pk")
+        .only(*CONFIRM_FIELDS)
     }
     if len(payments) != len({report.payment_id for report in reports}):
         raise Payment.DoesNotExist("a reported payment does not exist")
@@ -356,10 +377,10 @@ def _event_new(
     note: str | None = None,
 ) -> PaymentEvent:
     return PaymentEvent(
-        payment=payment,
+        payment_id=payment.pk,
         kind=kind,
         source=source,
-        actor=actor,
+        actor_id=actor.pk if actor is not None else None,
         note=(report.note if note is None else note)[:300],
     )
 

@@ -417,8 +417,8 @@ class _LineApplier:
 
     def _line(self, item: ParsedLine | LineProblem, **values) -> SettlementLine:
         return SettlementLine(
-            settlement_import=self.settlement,
-            provider=self.provider,
+            settlement_import_id=self.settlement.pk,
+            provider_id=self.provider.pk,
             line_number=item.line_number,
             reference=item.reference[:REFERENCE_MAX],
             folio=item.folio[:FOLIO_MAX],

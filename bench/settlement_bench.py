@@ -37,11 +37,12 @@ GOAL_S = 20.0
 BENCH_DATABASE = "antena_settlement_bench"
 
 
-def _configure(*, database_url: str) -> None:
+def _configure(*, database_url: str, media_root: str) -> None:
     """Environment read by portal.settings.base, set before Django starts."""
     sys.path.insert(0, str(REPO))
     os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings.test"
     os.environ["DATABASE_URL"] = database_url
+    os.environ["MEDIA_ROOT"] = media_root  # the imported files are kept there
     os.environ["LOG_LEVEL"] = "WARNING"
     for name in ("REDIS_URL", "CACHE_URL"):
         os.environ.pop(name, None)
@@ -178,7 +179,7 @@ def main() -> int:
             database_url = admin_url.rsplit("/", 1)[0] + "/" + BENCH_DATABASE
         else:
             database_url = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
-        _configure(database_url=database_url)
+        _configure(database_url=database_url, media_root=str(Path(tmp) / "media"))
         try:
             return _run(args, tmp=tmp)
         finally:

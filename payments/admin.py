@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -31,11 +32,12 @@ from .settlement import (
     REVIEW_OUTCOMES,
     SettlementRefused,
     parser_choices,
-    settlement_file_import,
+    settlement_file_receive,
     settlement_lines_resolve,
     settlement_needs_review,
     settlement_summary,
 )
+from .tasks import settlement_import_apply_task
 
 # Which credentials each gateway needs. Values are never shown back.
 CREDENTIAL_FIELDS = {
@@ -295,7 +297,7 @@ class SettlementImportAdmin(admin.ModelAdmin):
             else:
                 uploaded = form.cleaned_data["settlement_file"]
                 try:
-                    settlement = settlement_file_import(
+                    settlement = settlement_file_receive(
                         provider=form.cleaned_data["provider"],
                         raw=uploaded.read(),
                         filename=uploaded.name,
@@ -306,12 +308,25 @@ class SettlementImportAdmin(admin.ModelAdmin):
                     refused = error.errors
                     status = 400
                 else:
-                    level = (
-                        messages.WARNING
-                        if settlement_needs_review(settlement)
-                        else messages.SUCCESS
-                    )
-                    self.message_user(request, settlement_summary(settlement), level)
+                    # A large file takes longer than a request may: the worker applies it.
+                    transaction.on_commit(lambda: settlement_import_apply_task.delay(settlement.pk))
+                    settlement.refresh_from_db()
+                    if settlement.finished_at is None:
+                        self.message_user(
+                            request,
+                            _(
+                                "Archivo recibido: las líneas se están aplicando. Vuelve a "
+                                "cargar esta página para ver el avance."
+                            ),
+                            messages.INFO,
+                        )
+                    else:
+                        level = (
+                            messages.WARNING
+                            if settlement_needs_review(settlement)
+                            else messages.SUCCESS
+                        )
+                        self.message_user(request, settlement_summary(settlement), level)
                     return redirect("admin:payments_settlementimport_change", settlement.pk)
         else:
             form = SettlementUploadForm(providers=providers)

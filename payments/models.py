@@ -264,6 +264,10 @@ class SettlementImport(models.Model):
     parser = models.CharField(_("formato"), max_length=32)
     filename = models.CharField(_("archivo"), max_length=255)
     sha256 = models.CharField(_("SHA-256 del contenido"), max_length=64, db_index=True)
+    # The file as received: the worker applies it from here, and it stays as evidence.
+    upload = models.FileField(
+        _("archivo original"), upload_to="settlements/%Y/%m/", blank=True, editable=False
+    )
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("subido por"),

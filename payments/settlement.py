@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import NamedTuple, Protocol
 
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -331,7 +332,7 @@ def _line_problems(parsed: ParsedLine, *, now: datetime.datetime) -> Iterator[st
         }
 
 
-def _batches(items: list, size: int = BATCH_SIZE) -> Iterator[list]:
+def _batches(items: list, size: int) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -344,35 +345,88 @@ def settlement_file_import(
     parser_name: str = "generic",
     uploaded_by: User | None = None,
 ) -> SettlementImport:
-    """Import one settlement file for `provider`; returns the import with its counts.
+    """Import one settlement file for `provider` now; returns the import with its counts.
 
-    Raises SettlementRefused, writing nothing, when the file cannot be read as a whole.
-    Otherwise every line is recorded: bad lines as invalid, the others after
-    `payment_confirm` (each in its own transaction) or with the reason they were not sent.
+    `settlement_file_receive` then `settlement_import_apply`: see there.
     """
-    parser = SETTLEMENT_PARSERS.get(parser_name)
+    settlement = settlement_file_receive(
+        provider=provider,
+        raw=raw,
+        filename=filename,
+        parser_name=parser_name,
+        uploaded_by=uploaded_by,
+    )
+    return settlement_import_apply(settlement=settlement)
+
+
+def _parser_named(name: str) -> SettlementParser:
+    parser = SETTLEMENT_PARSERS.get(name)
     if parser is None:
         raise SettlementRefused(
             [
                 LineError(
                     None,
                     _("Formato desconocido %(name)s; usa uno de: %(names)s.")
-                    % {"name": _shown(parser_name), "names": ", ".join(SETTLEMENT_PARSERS)},
+                    % {"name": _shown(name), "names": ", ".join(SETTLEMENT_PARSERS)},
                 )
             ]
         )
+    return parser
+
+
+def settlement_file_receive(
+    *,
+    provider: Provider,
+    raw: bytes,
+    filename: str,
+    parser_name: str = "generic",
+    uploaded_by: User | None = None,
+) -> SettlementImport:
+    """Check that the file can be read as a whole and keep it; nothing is credited yet.
+
+    Raises SettlementRefused, writing nothing, when it cannot. The import it returns is
+    unfinished until `settlement_import_apply` has run (the admin upload queues that).
+    """
+    parser = _parser_named(parser_name)
     # Read it all before writing anything: a file refused half-way must change nothing.
-    items = list(parser.parse(raw))
-    settlement = SettlementImport.objects.create(
+    for _item in parser.parse(raw):
+        pass
+    digest = hashlib.sha256(raw).hexdigest()
+    settlement = SettlementImport(
         provider=provider,
         parser=parser.name,
         filename=filename[:255],
-        sha256=hashlib.sha256(raw).hexdigest(),
+        sha256=digest,
         uploaded_by=uploaded_by,
     )
+    settlement.upload.save(f"{provider.code}-{digest[:16]}.csv", ContentFile(raw), save=False)
+    settlement.save()
+    return settlement
+
+
+def settlement_import_apply(*, settlement: SettlementImport) -> SettlementImport:
+    """Apply every line of a received file and record its outcome; returns the import.
+
+    Bad lines are recorded as invalid; good ones go through `payments_confirm` 500 at a
+    time or are recorded with the reason they were not sent. Run again on an import that
+    stopped half-way, it carries on where it stopped: lines already recorded are skipped.
+    """
+    provider = settlement.provider
+    with settlement.upload.open("rb") as upload:
+        raw = upload.read()
+    recorded = set(
+        SettlementLine.objects.filter(settlement_import=settlement).values_list(
+            "line_number", flat=True
+        )
+    )
+    items = [
+        item
+        for item in _parser_named(settlement.parser).parse(raw)
+        if item.line_number not in recorded
+    ]
     previous = settlement_previous(settlement)
     applier = _LineApplier(settlement=settlement, provider=provider)
-    for batch in _batches(items):
+    for batch in _batches(items, BATCH_SIZE):
         applier.apply(batch)
     _counts_store(settlement)
     logger.info(

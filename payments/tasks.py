@@ -5,8 +5,9 @@ from decimal import Decimal
 from celery import shared_task
 
 from .gateways import RemotePayment
-from .models import WebhookDelivery
+from .models import SettlementImport, WebhookDelivery
 from .services import payments_expire, webhook_apply
+from .settlement import settlement_import_apply
 
 
 def remote_to_message(remote: RemotePayment) -> dict:
@@ -61,3 +62,11 @@ def webhook_credit(provider_id: int, gateway: str, remote: dict, delivery_id: in
 @shared_task
 def payments_expire_task() -> int:
     return payments_expire()
+
+
+@shared_task(acks_late=True)
+def settlement_import_apply_task(settlement_id: int) -> None:
+    """Apply an uploaded settlement file. Run twice, it carries on or does nothing."""
+    settlement = SettlementImport.objects.select_related("provider").get(pk=settlement_id)
+    if settlement.finished_at is None:
+        settlement_import_apply(settlement=settlement)

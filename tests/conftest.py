@@ -46,6 +46,12 @@ def _fail_missing_service(request):
 
 
 @pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Stored files (invoice PDFs, settlement uploads) go to the test's own directory."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture(autouse=True)
 def _clean_slate():
     """Every test starts with no rate-limit counters and an empty SMS outbox."""
     cache.clear()

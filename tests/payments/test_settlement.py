@@ -30,8 +30,11 @@ from payments.settlement import (
     SettlementRefused,
     _LineApplier,
     settlement_file_import,
+    settlement_file_receive,
+    settlement_import_apply,
     settlement_summary,
 )
+from payments.tasks import settlement_import_apply_task
 from tests.factories import (
     ContractFactory,
     PlanFactory,
@@ -597,7 +600,9 @@ def upload(content: bytes, name="liquidacion.csv"):
     return SimpleUploadedFile(name, content, content_type="text/csv")
 
 
-def test_staff_upload_a_file_and_see_its_report(client, staff, kona, contract, payment):
+def test_staff_upload_a_file_and_see_its_report(
+    client, staff, kona, contract, payment, django_capture_on_commit_callbacks
+):
     # given
     client.force_login(staff)
     unknown = reference_new(prefix="111")
@@ -607,20 +612,21 @@ def test_staff_upload_a_file_and_see_its_report(client, staff, kona, contract, p
     assert 'type="file" name="settlement_file"' in form
     assert "<code>reference,amount,paid_at,folio</code>" in form
 
-    # when
-    response = client.post(
-        UPLOAD_URL,
-        {
-            "provider": kona.pk,
-            "parser": "generic",
-            "settlement_file": upload(
-                settlement_csv(
-                    f"{payment.reference},250.00,{an_hour_ago()},F-1",
-                    f"{unknown},99.00,{an_hour_ago()},F-2",
-                )
-            ),
-        },
-    )
+    # when (no broker: the queued apply runs as soon as the upload is committed)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            UPLOAD_URL,
+            {
+                "provider": kona.pk,
+                "parser": "generic",
+                "settlement_file": upload(
+                    settlement_csv(
+                        f"{payment.reference},250.00,{an_hour_ago()},F-1",
+                        f"{unknown},99.00,{an_hour_ago()},F-2",
+                    )
+                ),
+            },
+        )
 
     # then
     settlement = SettlementImport.objects.get()
@@ -634,6 +640,77 @@ def test_staff_upload_a_file_and_see_its_report(client, staff, kona, contract, p
     assert 'data-line="2"' in report and 'data-line="3"' in report
     assert "Ningún pago de KONA tiene esta referencia." in report
     assert unknown in report
+
+
+def test_a_large_upload_is_applied_by_the_worker_after_the_answer(
+    client, staff, kona, payment, django_capture_on_commit_callbacks
+):
+    client.force_login(staff)
+    content = settlement_csv(f"{payment.reference},250.00,{an_hour_ago()},F-1")
+
+    with django_capture_on_commit_callbacks() as queued:
+        response = client.post(
+            UPLOAD_URL,
+            {"provider": kona.pk, "parser": "generic", "settlement_file": upload(content)},
+            follow=True,
+        )
+
+    # The answer came before any line was applied; the original file is kept.
+    settlement = SettlementImport.objects.get()
+    assert settlement.finished_at is None and not settlement.lines.exists()
+    page = response.content.decode()
+    assert "Archivo recibido: las líneas se están aplicando." in page
+    assert "sin terminar" in page
+    with settlement.upload.open("rb") as kept:
+        assert kept.read() == content
+    payment.refresh_from_db()
+    assert payment.status == "pending"
+
+    # The worker's turn.
+    assert len(queued) == 1
+    queued[0]()
+    settlement.refresh_from_db()
+    assert settlement.finished_at is not None and outcomes(settlement) == [(2, "credited")]
+    report = client.get(f"/admin/payments/settlementimport/{settlement.pk}/change/").text
+    assert "sin terminar" not in report
+    payment.refresh_from_db()
+    assert payment.status == "paid"
+
+
+def test_an_import_stopped_half_way_carries_on_without_crediting_twice(
+    kona, contract, payment, monkeypatch
+):
+    second = reference_for(a_second_contract(kona))
+    content = settlement_csv(
+        f"{payment.reference},250.00,{an_hour_ago()},F-1",
+        "123,abc,2026-11-20T10:00:00-06:00,F-2",
+        f"{second.reference},250.00,{an_hour_ago()},F-3",
+    )
+    settlement = settlement_file_receive(provider=kona, raw=content, filename="oxxo.csv")
+    monkeypatch.setattr("payments.settlement.BATCH_SIZE", 2)
+    applied = _LineApplier.apply
+    calls = []
+
+    def worker_dies_on_the_second_batch(self, batch):
+        calls.append(batch)
+        if len(calls) == 2:
+            raise SystemExit("worker lost")
+        applied(self, batch)
+
+    monkeypatch.setattr(_LineApplier, "apply", worker_dies_on_the_second_batch)
+    with pytest.raises(SystemExit):
+        settlement_import_apply(settlement=settlement)
+    assert outcomes(settlement) == [(2, "credited"), (3, "invalid")]
+    assert settlement.finished_at is None
+
+    monkeypatch.setattr(_LineApplier, "apply", applied)
+    settlement_import_apply_task.delay(settlement.pk)
+    settlement_import_apply_task.delay(settlement.pk)  # delivered twice: nothing more
+
+    settlement.refresh_from_db()
+    assert outcomes(settlement) == [(2, "credited"), (3, "invalid"), (4, "credited")]
+    assert (settlement.line_count, settlement.credited_count) == (3, 2)
+    assert LedgerEntry.objects.filter(kind="payment").count() == 2
 
 
 def test_an_upload_with_a_wrong_header_is_refused_with_400(client, staff, kona, payment):

@@ -533,6 +533,9 @@ def test_when_mercado_pago_cannot_confirm_we_answer_503_and_credit_later(
     retried = notify(client)  # Mercado Pago retries the delivery later
     assert retried.json()["outcomes"] == ["credited"]
     assert payment_entries() == 1
+    # The fake server is shared: let the timed-out fetch land in its log before the next
+    # test reads that log.
+    time.sleep(1.2 if failure is _payment_fetch_times_out else 0)
 
 
 @pytest.mark.parametrize("kind", ["merchant_order", "subscription_preapproval", "point"])

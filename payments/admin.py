@@ -239,10 +239,36 @@ class SettlementImportAdmin(admin.ModelAdmin):
         "unmatched_count",
         "mismatch_count",
         "invalid_count",
+        "finished_at",
     ]
     list_filter = ["provider", "parser"]
     list_select_related = ["provider", "uploaded_by"]
     search_fields = ["filename", "=sha256"]
+    actions = ["apply_unfinished"]
+
+    @admin.action(
+        description=_("Seguir aplicando las liquidaciones sin terminar"),
+        permissions=["upload"],
+    )
+    def apply_unfinished(self, request, queryset):
+        """For an import whose worker stopped: it carries on where it stopped."""
+        unfinished = list(queryset.filter(finished_at__isnull=True).values_list("pk", flat=True))
+        for settlement_id in unfinished:
+            transaction.on_commit(
+                lambda settlement_id=settlement_id: settlement_import_apply_task.delay(
+                    settlement_id
+                )
+            )
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)s liquidación sin terminar vuelve a aplicarse.",
+                "%(count)s liquidaciones sin terminar vuelven a aplicarse.",
+                len(unfinished),
+            )
+            % {"count": len(unfinished)},
+            messages.INFO,
+        )
 
     def get_queryset(self, request):
         return _scoped_to_provider(request, super().get_queryset(request))

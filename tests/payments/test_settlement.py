@@ -713,6 +713,29 @@ def test_an_import_stopped_half_way_carries_on_without_crediting_twice(
     assert LedgerEntry.objects.filter(kind="payment").count() == 2
 
 
+def test_staff_set_an_unfinished_import_going_again_from_the_list(
+    client, staff, kona, payment, django_capture_on_commit_callbacks
+):
+    content = settlement_csv(f"{payment.reference},250.00,{an_hour_ago()},F-1")
+    stopped = settlement_file_receive(provider=kona, raw=content, filename="oxxo.csv")
+    finished = do_import(kona, settlement_csv(f"123,1.00,{an_hour_ago()},F-9"), "banco.csv")
+    client.force_login(staff)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/admin/payments/settlementimport/",
+            {"action": "apply_unfinished", "_selected_action": [stopped.pk, finished.pk]},
+            follow=True,
+        )
+
+    assert "1 liquidación sin terminar vuelve a aplicarse." in response.text
+    stopped.refresh_from_db()
+    assert stopped.finished_at is not None and outcomes(stopped) == [(2, "credited")]
+    assert outcomes(finished) == [(2, "invalid")]
+    payment.refresh_from_db()
+    assert payment.status == "paid"
+
+
 def test_an_upload_with_a_wrong_header_is_refused_with_400(client, staff, kona, payment):
     client.force_login(staff)
 

@@ -183,6 +183,9 @@ MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / "media"))
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+# Celery closes the worker's database connections around every task unless this is set;
+# portal.celery instead keeps them by CONN_MAX_AGE with health checks, like web requests.
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from django.db import connections, router
-from django.db.models import Model
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field, Model
+from django.db.models.fields import AutoFieldMixin
 
 # Rows per statement: 500 rows of a few fields stay under every parameter limit.
 ROWS_PER_STATEMENT = 500
@@ -25,9 +27,14 @@ def rows_insert(model: type[Model], *, objects: Sequence[Model]) -> list[Model]:
     `bulk_create`, it calls no `save()` and sends no signals.
     """
     connection = connections[router.db_for_write(model)]
-    if connection.vendor != "postgresql" or not objects:
-        return model._default_manager.bulk_create(objects, batch_size=ROWS_PER_STATEMENT)
     meta = model._meta
+    if (
+        connection.vendor != "postgresql"
+        or not objects
+        or not isinstance(meta.pk, AutoFieldMixin)
+        or any(obj.pk is not None for obj in objects)
+    ):
+        return model._default_manager.bulk_create(objects, batch_size=ROWS_PER_STATEMENT)
     fields = meta.concrete_fields
     quote = connection.ops.quote_name
     # Every row is made before anything is sent: a wrong value fails here, not half-way.
@@ -49,8 +56,8 @@ def rows_insert(model: type[Model], *, objects: Sequence[Model]) -> list[Model]:
             [meta.db_table, meta.pk.column, len(objects)],
         )
         ids = sorted(row[0] for row in cursor.fetchall())
-        for obj, row, pk in zip(objects, rows, ids, strict=True):
-            obj.pk = row[id_position] = pk
+        for row, pk in zip(rows, ids, strict=True):
+            row[id_position] = pk
         columns = ", ".join(quote(field.column) for field in fields)
         # COPY goes to psycopg directly: its errors become Django's (IntegrityError…).
         with (
@@ -61,7 +68,8 @@ def rows_insert(model: type[Model], *, objects: Sequence[Model]) -> list[Model]:
         ):
             for row in rows:
                 copy.write_row(row)
-    for obj in objects:
+    for obj, pk in zip(objects, ids, strict=True):
+        obj.pk = pk
         obj._state.adding = False
         obj._state.db = connection.alias
     return list(objects)
@@ -78,15 +86,19 @@ def rows_update(model: type[Model], *, objects: Sequence[Model], fields: Sequenc
     if not objects:
         return 0
     connection = connections[router.db_for_write(model)]
+    if connection.vendor == "sqlite" and connection.Database.sqlite_version_info < (3, 33):
+        return model._default_manager.bulk_update(objects, fields, batch_size=100)
     quote = connection.ops.quote_name
     concrete = [model._meta.get_field(name) for name in fields]
     table = quote(model._meta.db_table)
 
-    def value_of(position: int, field) -> str:
-        # A VALUES column has no type of its own on PostgreSQL (all NULL is text).
+    def value_of(position: int, field: Field) -> str:
+        # A VALUES column has no type of its own on PostgreSQL (all NULL is text). The cast
+        # leaves out the length and precision, so that the column itself still refuses a
+        # value too long instead of the cast cutting it silently.
         column = f"v.column{position}"
         if connection.vendor == "postgresql":
-            return f"CAST({column} AS {field.db_type(connection)})"
+            return f"CAST({column} AS {field.db_type(connection).split('(')[0]})"
         return column
 
     assignments = ", ".join(
@@ -119,7 +131,7 @@ def rows_update(model: type[Model], *, objects: Sequence[Model], fields: Sequenc
 _COPY_AS_IS = frozenset({str, int, bool, Decimal, datetime.date})
 
 
-def _copy_value(field, value, connection) -> object:
+def _copy_value(field: Field, value: object, connection: BaseDatabaseWrapper) -> object:
     if value is None or type(value) in _COPY_AS_IS:
         return value
     if type(value) is datetime.datetime and value.tzinfo is not None:
@@ -127,7 +139,7 @@ def _copy_value(field, value, connection) -> object:
     return field.get_db_prep_save(value, connection)
 
 
-def _value(obj: Model, field) -> object:
+def _value(obj: Model, field: Field) -> object:
     if field.is_relation:
         # A related object assigned before it was saved: its id is known only now.
         related = field.get_cached_value(obj, default=None)

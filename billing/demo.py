@@ -8,7 +8,7 @@ from django.db import transaction
 from accounts.models import Contract
 
 from .models import InvoiceCounter, LedgerEntry, ServicePeriod
-from .services import LineSpec, invoice_apply_payment, invoice_issue, ledger_record
+from .services import LineSpec, invoice_issue, invoices_settle, ledger_record
 
 # Seed 001's invoice list starts at Factura Nº 18154.
 DEMO_FIRST_INVOICE_NUMBER = 18154
@@ -79,7 +79,7 @@ def postpaid_history_seed(*, contract: Contract, months: int = 6) -> None:
                 kind=LedgerEntry.Kind.PAYMENT,
                 amount=price,
                 description=f"Pago factura Nº {invoice.number}",
-                invoice=invoice,
+                invoice_id=invoice.pk,
                 occurred_on=paid_on,
             )
-            invoice_apply_payment(invoice=invoice, amount=price)
+            invoices_settle(credits=[(contract.pk, price)])

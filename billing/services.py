@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Required, TypedDict, Unpack
 
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -34,6 +35,20 @@ class BillingError(Exception):
     """A refused billing operation; the message is safe to show staff."""
 
 
+class LedgerValues(TypedDict, total=False):
+    """What an entry says: `contract`, `kind`, `amount` and `description` are required."""
+
+    contract: Required[Contract]
+    kind: Required[LedgerEntry.Kind]
+    amount: Required[Decimal]
+    description: Required[str]
+    created_by: User | None
+    reason: str
+    invoice_id: int | None
+    reverses: LedgerEntry | None
+    occurred_on: datetime.date | None
+
+
 def ledger_entry_new(
     *,
     contract: Contract,
@@ -42,15 +57,11 @@ def ledger_entry_new(
     description: str,
     created_by: User | None = None,
     reason: str = "",
-    invoice: Invoice | None = None,
     invoice_id: int | None = None,
     reverses: LedgerEntry | None = None,
     occurred_on: datetime.date | None = None,
 ) -> LedgerEntry:
-    """One entry, not yet written: `ledger_entries_record` appends it.
-
-    The invoice is given as an object or, when only its id is at hand, as `invoice_id`.
-    """
+    """One entry, not yet written: `ledger_entries_record` appends it."""
     return LedgerEntry(
         provider_id=contract.provider_id,
         contract_id=contract.pk,
@@ -61,7 +72,7 @@ def ledger_entry_new(
         description=description[:200],
         reason=reason[:300],
         created_by_id=created_by.pk if created_by is not None else None,
-        invoice_id=invoice.pk if invoice is not None else invoice_id,
+        invoice_id=invoice_id,
         reverses=reverses,
     )
 
@@ -76,8 +87,8 @@ def ledger_entries_record(*, entries: Sequence[LedgerEntry]) -> list[LedgerEntry
     return rows_insert(LedgerEntry, objects=entries)
 
 
-def ledger_record(**values) -> LedgerEntry:
-    """Append one entry; takes the arguments of `ledger_entry_new`."""
+def ledger_record(**values: Unpack[LedgerValues]) -> LedgerEntry:
+    """Append one entry; the arguments are those of `ledger_entry_new`."""
     return ledger_entries_record(entries=[ledger_entry_new(**values)])[0]
 
 
@@ -118,7 +129,7 @@ def _ledger_reverse(*, entry: LedgerEntry, created_by: User | None, reason: str)
         description=_("Reversión: %(description)s") % {"description": entry.description},
         created_by=created_by,
         reason=reason,
-        invoice=entry.invoice,
+        invoice_id=entry.invoice_id,
         reverses=entry,
     )
 
@@ -205,7 +216,7 @@ def invoice_issue(
         amount=-total,
         description=_("Factura Nº %(number)s") % {"number": invoice.number},
         created_by=created_by,
-        invoice=invoice,
+        invoice_id=invoice.pk,
         occurred_on=issue_date,
     )
     from .tasks import invoice_render_pdf
@@ -233,19 +244,6 @@ def invoice_void(*, invoice: Invoice, reason: str, created_by: User | None) -> I
     _ledger_reverse(entry=charge, created_by=created_by, reason=reason)
     logger.info("invoice voided id=%s", invoice.pk)
     return invoice
-
-
-@transaction.atomic
-def invoice_apply_payment(*, invoice: Invoice, amount: Decimal) -> Decimal:
-    """Apply up to `amount` to what the invoice still owes; returns what was applied.
-
-    The payment itself is a ledger entry written by the caller (payments, #4).
-    """
-    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
-    applied = min(money_quantize(amount), invoice.amount_due)
-    if applied > 0:
-        Invoice.objects.filter(pk=invoice.pk).update(amount_paid=F("amount_paid") + applied)
-    return applied
 
 
 @transaction.atomic

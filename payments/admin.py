@@ -251,8 +251,15 @@ class SettlementImportAdmin(admin.ModelAdmin):
         permissions=["upload"],
     )
     def apply_unfinished(self, request, queryset):
-        """For an import whose worker stopped: it carries on where it stopped."""
-        unfinished = list(queryset.filter(finished_at__isnull=True).values_list("pk", flat=True))
+        """For an import whose worker stopped: it carries on where it stopped.
+
+        Imports from before files were kept (no upload) cannot be applied again.
+        """
+        unfinished = list(
+            queryset.filter(finished_at__isnull=True)
+            .exclude(upload="")
+            .values_list("pk", flat=True)
+        )
         for settlement_id in unfinished:
             transaction.on_commit(
                 lambda settlement_id=settlement_id: settlement_import_apply_task.delay(

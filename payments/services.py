@@ -44,10 +44,21 @@ class PaymentError(Exception):
     """A refused payment operation; the message is safe to show the subscriber."""
 
 
-def _event(payment: Payment, kind: str, *, source: str, actor: User | None = None, note=""):
-    PaymentEvent.objects.create(
-        payment=payment, kind=kind, source=source, actor=actor, note=note[:300]
+def _event_new(
+    payment: Payment, kind: str, *, source: str, actor: User | None = None, note: str = ""
+) -> PaymentEvent:
+    """One line of a payment's history, not yet written."""
+    return PaymentEvent(
+        payment_id=payment.pk,
+        kind=kind,
+        source=source,
+        actor_id=actor.pk if actor is not None else None,
+        note=note[:300],
     )
+
+
+def _event(payment: Payment, kind: str, *, source: str, actor: User | None = None, note=""):
+    _event_new(payment, kind, source=source, actor=actor, note=note).save(force_insert=True)
 
 
 def _promotion_for(*, contract: Contract, plan: Plan) -> Promotion | None:
@@ -254,8 +265,8 @@ def payments_confirm(
 ) -> list[Confirmation]:
     """Credit payments exactly once, whatever route reports them and however often.
 
-    The only way money lands. Locks the payments, then their contracts (each set by
-    primary key, always in that order), and handles the reports in the order given, as
+    The only way money lands. Locks the contracts, then the payments (each set by primary
+    key, always in that order), and handles the reports in the order given, as
     if one after the other: each payment is written to the ledger, then extends prepaid
     service (plus a promotion's bonus days) or settles its contract's invoices oldest
     first; overpayment stays as credit. A payment already paid is not credited again. A
@@ -266,24 +277,30 @@ def payments_confirm(
     The writes are set-wise (one INSERT or UPDATE for many rows), so a settlement file
     can credit hundreds of payments in one call.
     """
-    payments = {
-        payment.pk: payment
-        for payment in Payment.objects.select_for_update(of=("self",))
-        .filter(pk__in={report.payment_id for report in reports})
-        .order_by("pk")
-        .only(*CONFIRM_FIELDS)
-    }
-    if len(payments) != len({report.payment_id for report in reports}):
-        raise Payment.DoesNotExist("a reported payment does not exist")
-    # A batch holds hundreds of payments of a few plans and one or two ISPs: those are
-    # loaded once, not joined to every row.
+    payment_ids = {report.payment_id for report in reports}
+    # Contracts first, then payments, each set by primary key: the order in which asking
+    # for a reference (`_payment_pending`) takes them too, so the two never deadlock.
+    contract_ids = set(
+        Payment.objects.filter(pk__in=payment_ids).values_list("contract_id", flat=True)
+    )
     contracts = {
         contract.pk: contract
         for contract in Contract.objects.select_for_update(of=("self",))
-        .filter(pk__in={payment.contract_id for payment in payments.values()})
+        .filter(pk__in=contract_ids)
         .order_by("pk")
         .only("pk", "provider_id")
     }
+    payments = {
+        payment.pk: payment
+        for payment in Payment.objects.select_for_update(of=("self",))
+        .filter(pk__in=payment_ids)
+        .order_by("pk")
+        .only(*CONFIRM_FIELDS)
+    }
+    if len(payments) != len(payment_ids):
+        raise Payment.DoesNotExist("a reported payment does not exist")
+    # A batch holds hundreds of payments of a few plans and one or two ISPs: those are
+    # loaded once, not joined to every row.
     providers = Provider.objects.in_bulk({contract.provider_id for contract in contracts.values()})
     plans = Plan.objects.in_bulk({payment.plan_id for payment in payments.values()} - {None})
     for contract in contracts.values():
@@ -300,7 +317,15 @@ def payments_confirm(
     for report in reports:
         payment = payments[report.payment_id]
         if payment.status == Payment.Status.PAID:
-            events.append(_event_new(payment, PaymentEvent.Kind.DUPLICATE, source, actor, report))
+            events.append(
+                _event_new(
+                    payment,
+                    PaymentEvent.Kind.DUPLICATE,
+                    source=source,
+                    actor=actor,
+                    note=report.note,
+                )
+            )
             confirmations.append(Confirmation(payment=payment, outcome="already_paid"))
             continue
         amount = money_quantize(report.amount)
@@ -313,9 +338,8 @@ def payments_confirm(
                 _event_new(
                     payment,
                     PaymentEvent.Kind.HELD,
-                    source,
-                    actor,
-                    report,
+                    source=source,
+                    actor=actor,
                     note=_(
                         "recibido %(amount)s %(currency)s, esperado %(expected)s "
                         "%(expected_currency)s"
@@ -340,7 +364,9 @@ def payments_confirm(
         note = report.note
         if payment.paid_late:
             note = note + (" · " if note else "") + paid_late_note
-        events.append(_event_new(payment, PaymentEvent.Kind.PAID, source, actor, report, note=note))
+        events.append(
+            _event_new(payment, PaymentEvent.Kind.PAID, source=source, actor=actor, note=note)
+        )
         confirmations.append(Confirmation(payment=payment, outcome="credited"))
     _credits_record(credited=credited, actor=actor)
     rows_update(
@@ -365,24 +391,6 @@ def payments_confirm(
             source,
         )
     return confirmations
-
-
-def _event_new(
-    payment: Payment,
-    kind: str,
-    source: str,
-    actor: User | None,
-    report: PaymentReport,
-    *,
-    note: str | None = None,
-) -> PaymentEvent:
-    return PaymentEvent(
-        payment_id=payment.pk,
-        kind=kind,
-        source=source,
-        actor_id=actor.pk if actor is not None else None,
-        note=(report.note if note is None else note)[:300],
-    )
 
 
 def _credits_record(*, credited: list[tuple[Payment, PaymentReport]], actor: User | None) -> None:

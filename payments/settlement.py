@@ -1,10 +1,11 @@
 """Settlement files: the payments a store or bank collected, matched to our references.
 
 A parser turns a file's bytes into lines (`SETTLEMENT_PARSERS`; the generic CSV of
-DESIGN.md is "generic"). Every line is checked; each good line goes through
-`payment_confirm` in its own transaction, among the provider's own payments only, and
-every line is recorded with its outcome: the import's report. Unmatched and mismatched
-lines wait in the review queue. A line's folio is spent once it reaches `payment_confirm`,
+DESIGN.md is "generic"). Every line is checked; the good lines are matched among the
+provider's own payments only and go through `payments_confirm` 500 at a time, each batch
+in one transaction with its report rows (a batch that is refused is redone line by line),
+and every line is recorded with its outcome: the import's report. Unmatched and mismatched
+lines wait in the review queue. A line's folio is spent once it reaches `payments_confirm`,
 so importing the same file again, or another file with the same store operation, credits
 nothing new.
 
@@ -25,8 +26,9 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import NamedTuple, Protocol
 
+from django.core.cache import cache
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -51,6 +53,9 @@ MAX_LINES = 200_000
 BATCH_SIZE = 500
 AMOUNT_PATTERN = re.compile(r"^\d+(\.\d{1,2})?$")
 AMOUNT_LIMIT = Decimal("1e12")  # Payment.amount has 14 digits, 2 of them decimals
+# How long one run may hold an import before another may carry it on (a run that died
+# leaves its claim behind); a 200,000-line file takes a few minutes.
+APPLY_CLAIM_SECONDS = 15 * 60
 # Clocks of stores and banks drift; a payment from further ahead than this is a wrong date.
 FUTURE_TOLERANCE = datetime.timedelta(hours=1)
 REFERENCE_MAX = SettlementLine._meta.get_field("reference").max_length
@@ -410,22 +415,34 @@ def settlement_import_apply(*, settlement: SettlementImport) -> SettlementImport
     Bad lines are recorded as invalid; good ones go through `payments_confirm` 500 at a
     time or are recorded with the reason they were not sent. Run again on an import that
     stopped half-way, it carries on where it stopped: lines already recorded are skipped.
+    While one run applies an import, another returns at once without touching it.
     """
+    claim = f"settlement-apply:{settlement.pk}"
+    if not cache.add(claim, "applying", timeout=APPLY_CLAIM_SECONDS):
+        logger.info("settlement import already being applied import_id=%s", settlement.pk)
+        return settlement
+    try:
+        return _settlement_apply(settlement)
+    finally:
+        cache.delete(claim)
+
+
+def _settlement_apply(settlement: SettlementImport) -> SettlementImport:
     provider = settlement.provider
     with settlement.upload.open("rb") as upload:
         raw = upload.read()
-    recorded = set(
-        SettlementLine.objects.filter(settlement_import=settlement).values_list(
-            "line_number", flat=True
-        )
-    )
+    recorded = SettlementLine.objects.filter(settlement_import=settlement).order_by("line_number")
+    done = set(recorded.values_list("line_number", flat=True))
     items = [
-        item
-        for item in _parser_named(settlement.parser).parse(raw)
-        if item.line_number not in recorded
+        item for item in _parser_named(settlement.parser).parse(raw) if item.line_number not in done
     ]
     previous = settlement_previous(settlement)
     applier = _LineApplier(settlement=settlement, provider=provider)
+    # Carrying on: the good lines already recorded still hold their folios in this file.
+    for folio, line_number in recorded.exclude(outcome=Outcome.INVALID).values_list(
+        "folio", "line_number"
+    ):
+        applier.folio_first_line.setdefault(folio, line_number)
     for batch in _batches(items, BATCH_SIZE):
         applier.apply(batch)
     _counts_store(settlement)
@@ -642,7 +659,9 @@ class _LineApplier:
                     )
                 rows_insert(SettlementLine, objects=lines)
             return []
-        except (IntegrityError, BillingError, PaymentError):
+        except (IntegrityError, OperationalError, BillingError, PaymentError):
+            # OperationalError: chosen as a deadlock's victim, say; one line at a time it
+            # is retried with far fewer locks held.
             logger.info(
                 "settlement batch redone line by line import_id=%s lines=%s",
                 self.settlement.pk,

@@ -3,6 +3,7 @@ from dataclasses import asdict
 from decimal import Decimal
 
 from celery import shared_task
+from django.db import OperationalError
 
 from .gateways import RemotePayment
 from .models import SettlementImport, WebhookDelivery
@@ -64,9 +65,9 @@ def payments_expire_task() -> int:
     return payments_expire()
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def settlement_import_apply_task(settlement_id: int) -> None:
     """Apply an uploaded settlement file. Run twice, it carries on or does nothing."""
     settlement = SettlementImport.objects.select_related("provider").get(pk=settlement_id)
-    if settlement.finished_at is None:
+    if settlement.finished_at is None and settlement.upload:
         settlement_import_apply(settlement=settlement)

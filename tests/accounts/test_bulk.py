@@ -1,10 +1,11 @@
 """rows_insert and rows_update write what bulk_create and save would, on either database."""
 
 import datetime
+import zoneinfo
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 
 from accounts.bulk import rows_insert, rows_update
 from billing.models import LedgerEntry, ServicePeriod
@@ -112,7 +113,7 @@ def _payment(contract, reference):
 
 
 def test_each_row_gets_its_own_values_and_no_other_row_changes(contract):
-    paid, held, untouched = (_payment(contract, reference) for reference in ("1", "2", "3"))
+    paid, held, _untouched = (_payment(contract, reference) for reference in ("1", "2", "3"))
     entry = _entry(contract, "250.00")
     rows_insert(LedgerEntry, objects=[entry])
     paid.status, paid.paid_at, paid.paid_amount, paid.ledger_entry = "paid", PAID_AT, 250, entry
@@ -134,7 +135,39 @@ def test_each_row_gets_its_own_values_and_no_other_row_changes(contract):
         "2": ("held", None, Decimal("199.99"), None),
         "3": ("pending", None, None, None),
     }
-    assert untouched.status == "pending"
+
+
+def test_times_in_another_zone_and_all_empty_values_are_written_as_they_are(contract):
+    mexico = zoneinfo.ZoneInfo("America/Mexico_City")
+    first, second = (_payment(contract, reference) for reference in ("1", "2"))
+    first.paid_at = datetime.datetime(2026, 11, 23, 23, 30, tzinfo=mexico)
+    second.paid_at = datetime.datetime(2026, 11, 24, 0, 15, tzinfo=mexico)
+
+    rows_update(Payment, objects=[first, second], fields=["paid_at", "ledger_entry"])
+
+    assert list(Payment.objects.order_by("reference").values_list("paid_at", "ledger_entry")) == [
+        (datetime.datetime(2026, 11, 24, 5, 30, tzinfo=datetime.UTC), None),
+        (datetime.datetime(2026, 11, 24, 6, 15, tzinfo=datetime.UTC), None),
+    ]
+
+
+@pytest.mark.postgres
+def test_a_value_too_long_is_refused_not_cut(contract):
+    payment = _payment(contract, "1")
+    payment.status = "pendiente de revisión"  # the column holds 10 characters
+
+    with pytest.raises(DataError), transaction.atomic():
+        rows_update(Payment, objects=[payment], fields=["status"])
+
+    assert Payment.objects.get().status == "pending"
+
+
+def test_a_row_given_its_id_keeps_it(contract):
+    entry = _entry(contract, "250.00", pk=987654)
+
+    rows_insert(LedgerEntry, objects=[entry])
+
+    assert LedgerEntry.objects.get().pk == 987654
 
 
 def test_more_rows_than_one_statement_holds(contract):

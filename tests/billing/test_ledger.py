@@ -10,8 +10,8 @@ from billing.models import AppendOnlyError, Invoice, LedgerEntry
 from billing.selectors import ledger_balance
 from billing.services import (
     BillingError,
-    invoice_apply_payment,
     invoice_void,
+    invoices_settle,
     ledger_adjust,
     ledger_record,
     ledger_reverse,
@@ -96,7 +96,7 @@ def test_issuing_charges_and_voiding_reverses():
 def test_a_paid_invoice_cannot_be_voided():
     contract = ContractFactory()
     invoice = issue(contract, amount="100.00")
-    invoice_apply_payment(invoice=invoice, amount=Decimal("100.00"))
+    invoices_settle(credits=[(invoice.contract_id, Decimal("100.00"))])
     with pytest.raises(BillingError):
         invoice_void(invoice=invoice, reason="x", created_by=None)
     invoice.refresh_from_db()

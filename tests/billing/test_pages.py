@@ -8,7 +8,7 @@ import time_machine
 
 from accounts.money import money_format
 from billing.models import LedgerEntry
-from billing.services import invoice_apply_payment, ledger_record
+from billing.services import invoices_settle, ledger_record
 from plans.models import Promotion
 from tests.factories import ContractFactory, PlanFactory, ProviderFactory, UserFactory, ZoneFactory
 
@@ -101,9 +101,9 @@ def test_postpaid_inicio_shows_last_invoice_and_balance(client, laura):
         kind=LedgerEntry.Kind.PAYMENT,
         amount=paid.total,
         description="Pago",
-        invoice=paid,
+        invoice_id=paid.pk,
     )
-    invoice_apply_payment(invoice=paid, amount=paid.total)
+    invoices_settle(credits=[(paid.contract_id, paid.total)])
     issue(contract, issue_date=datetime.date(2026, 10, 20))
     client.force_login(laura)
     page = client.get("/").text
@@ -165,9 +165,9 @@ def test_facturas_lists_and_details_with_seed_labels(client, laura):
         kind=LedgerEntry.Kind.PAYMENT,
         amount=old.total,
         description="Pago",
-        invoice=old,
+        invoice_id=old.pk,
     )
-    invoice_apply_payment(invoice=old, amount=old.total)
+    invoices_settle(credits=[(old.contract_id, old.total)])
     new = issue(contract, issue_date=datetime.date(2026, 11, 20))
     client.force_login(laura)
     listing = client.get("/facturas/").text
@@ -210,7 +210,7 @@ def test_estado_de_cuenta_has_running_balance_newest_first(client, laura):
         kind=LedgerEntry.Kind.PAYMENT,
         amount=Decimal("1000"),
         description="Pago parcial",
-        invoice=invoice,
+        invoice_id=invoice.pk,
         occurred_on=datetime.date(2026, 10, 5),
     )
     client.force_login(laura)

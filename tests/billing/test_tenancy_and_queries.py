@@ -149,7 +149,7 @@ def _history(contract, size):
             kind=LedgerEntry.Kind.PAYMENT,
             amount=Decimal("50"),
             description="Pago",
-            invoice=invoice,
+            invoice_id=invoice.pk,
         )
 
 

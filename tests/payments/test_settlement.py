@@ -713,6 +713,63 @@ def test_an_import_stopped_half_way_carries_on_without_crediting_twice(
     assert LedgerEntry.objects.filter(kind="payment").count() == 2
 
 
+def test_carrying_on_a_stopped_import_still_knows_the_folios_it_saw(
+    kona, contract, payment, monkeypatch
+):
+    content = settlement_csv(
+        f"{reference_new(prefix='111')},99.00,{an_hour_ago()},F-1",  # unmatched, holds F-1
+        f"{payment.reference},250.00,{an_hour_ago()},F-1",  # the same folio again
+    )
+    settlement = settlement_file_receive(provider=kona, raw=content, filename="oxxo.csv")
+    monkeypatch.setattr("payments.settlement.BATCH_SIZE", 1)
+    applied = _LineApplier.apply
+
+    def worker_dies_after_the_first_line(self, batch):
+        if batch[0].line_number > 2:
+            raise SystemExit("worker lost")
+        applied(self, batch)
+
+    monkeypatch.setattr(_LineApplier, "apply", worker_dies_after_the_first_line)
+    with pytest.raises(SystemExit):
+        settlement_import_apply(settlement=settlement)
+    monkeypatch.setattr(_LineApplier, "apply", applied)
+
+    settlement_import_apply(settlement=settlement)
+
+    assert outcomes(settlement) == [(2, "unmatched"), (3, "invalid")]
+    assert "folio «F-1» ya aparece en la línea 2." in messages_by_line(settlement)[3]
+    payment.refresh_from_db()
+    assert payment.status == "pending"
+
+
+def test_a_batch_with_one_folio_lost_to_another_import_credits_the_others(
+    kona, contract, payment, monkeypatch
+):
+    other = reference_for(a_second_contract(kona))
+    do_import(kona, settlement_csv(f"{payment.reference},250.00,{an_hour_ago()},F-1"))
+    looked_up = _LineApplier._folios_spent
+    calls = []
+
+    def stale_first_look(self, folios):
+        calls.append(folios)
+        return {} if len(calls) == 1 else looked_up(self, folios)
+
+    monkeypatch.setattr(_LineApplier, "_folios_spent", stale_first_look)
+
+    settlement = do_import(
+        kona,
+        settlement_csv(
+            f"{payment.reference},250.00,{an_hour_ago()},F-1",
+            f"{other.reference},250.00,{an_hour_ago()},F-2",
+        ),
+    )
+
+    assert outcomes(settlement) == [(2, "already_paid"), (3, "credited")]
+    other.refresh_from_db()
+    assert other.status == "paid"
+    assert LedgerEntry.objects.filter(kind="payment").count() == 2
+
+
 def test_staff_set_an_unfinished_import_going_again_from_the_list(
     client, staff, kona, payment, django_capture_on_commit_callbacks
 ):

@@ -390,13 +390,8 @@ def test_a_file_with_a_wrong_header_or_not_utf8_is_refused_whole(
     assert payment.status == "pending"
 
 
-def test_a_folio_spent_by_another_import_meanwhile_is_not_credited_twice(
-    kona, contract, payment, monkeypatch
-):
-    """Two imports at once: the second finds the folio free, then loses the race."""
-    # given
-    content = settlement_csv(f"{payment.reference},250.00,{an_hour_ago()},F-1")
-    do_import(kona, content)
+def _first_folio_look_up_goes_stale(monkeypatch):
+    """As if another import spent the folios right after this one looked them up."""
     looked_up = _LineApplier._folios_spent
     calls = []
 
@@ -405,6 +400,16 @@ def test_a_folio_spent_by_another_import_meanwhile_is_not_credited_twice(
         return {} if len(calls) == 1 else looked_up(self, folios)
 
     monkeypatch.setattr(_LineApplier, "_folios_spent", stale_first_look)
+
+
+def test_a_folio_spent_by_another_import_meanwhile_is_not_credited_twice(
+    kona, contract, payment, monkeypatch
+):
+    """Two imports at once: the second finds the folio free, then loses the race."""
+    # given
+    content = settlement_csv(f"{payment.reference},250.00,{an_hour_ago()},F-1")
+    do_import(kona, content)
+    _first_folio_look_up_goes_stale(monkeypatch)
 
     # when
     settlement = do_import(kona, content)
@@ -747,14 +752,7 @@ def test_a_batch_with_one_folio_lost_to_another_import_credits_the_others(
 ):
     other = reference_for(a_second_contract(kona))
     do_import(kona, settlement_csv(f"{payment.reference},250.00,{an_hour_ago()},F-1"))
-    looked_up = _LineApplier._folios_spent
-    calls = []
-
-    def stale_first_look(self, folios):
-        calls.append(folios)
-        return {} if len(calls) == 1 else looked_up(self, folios)
-
-    monkeypatch.setattr(_LineApplier, "_folios_spent", stale_first_look)
+    _first_folio_look_up_goes_stale(monkeypatch)
 
     settlement = do_import(
         kona,

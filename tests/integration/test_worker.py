@@ -88,43 +88,14 @@ def test_the_worker_purges_expired_codes(worker):
 
 
 def test_a_webhook_is_acknowledged_at_once_and_credited_by_the_worker(worker, juan, client):
-    import json
-
     from billing.models import LedgerEntry
-    from payments.models import GatewayAccount, Payment
     from tests.payments import stripe_server as api
 
     contract = juan.contracts.get()
-    account = GatewayAccount(provider=contract.provider, gateway="stripe")
-    account.credentials = {"secret_key": api.SECRET_KEY, "webhook_secret": api.WEBHOOK_SECRET}
-    account.save()
-    payment = Payment.objects.create(
-        provider=contract.provider,
-        contract=contract,
-        gateway="stripe",
-        method="oxxo",
-        plan=contract.plan,
-        amount=contract.plan.price,
-        currency="MXN",
-        reference="12345678901234",
-        external_id="pi_worker",
-    )
+    api.account_for(contract.provider)
+    payment = api.oxxo_payment_for(contract, intent_id="pi_worker")
     before = contract.paid_until
-    body = json.dumps(
-        api.event(
-            "payment_intent.succeeded",
-            {
-                "id": "pi_worker",
-                "object": "payment_intent",
-                "amount": 25000,
-                "amount_received": 25000,
-                "currency": "mxn",
-                "status": "succeeded",
-                "metadata": {"payment_public_id": str(payment.public_id)},
-            },
-            event_id="evt_worker",
-        )
-    ).encode()
+    body = api.intent_succeeded_body(payment, event_id="evt_worker")
 
     response = client.post(
         "/webhooks/stripe/111/",

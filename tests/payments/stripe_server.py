@@ -107,3 +107,57 @@ def signature_header(body: bytes, *, secret: str = WEBHOOK_SECRET, at: int | Non
     signed = f"{timestamp}.".encode() + body
     digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
+
+
+# Our side of a Stripe OXXO payment, for the webhook tests.
+
+
+def account_for(provider):
+    """The ISP's Stripe account with this fake's keys."""
+    from payments.models import GatewayAccount
+
+    account = GatewayAccount(provider=provider, gateway="stripe")
+    account.credentials = {"secret_key": SECRET_KEY, "webhook_secret": WEBHOOK_SECRET}
+    account.save()
+    return account
+
+
+def oxxo_payment_for(contract, *, intent_id: str):
+    """A pending OXXO voucher for the contract's plan, as Stripe made it."""
+    import datetime
+
+    from django.utils import timezone
+
+    from payments.models import Payment
+
+    return Payment.objects.create(
+        provider=contract.provider,
+        contract=contract,
+        gateway="stripe",
+        method="oxxo",
+        plan=contract.plan,
+        amount=contract.plan.price,
+        currency="MXN",
+        reference="12345678901234",
+        external_id=intent_id,
+        expires_at=timezone.now() + datetime.timedelta(days=3),
+    )
+
+
+def intent_succeeded_body(payment, *, event_id: str) -> bytes:
+    """The `payment_intent.succeeded` delivery for that payment, paid in full."""
+    return json.dumps(
+        event(
+            "payment_intent.succeeded",
+            {
+                "id": payment.external_id,
+                "object": "payment_intent",
+                "amount": int(payment.amount * 100),
+                "amount_received": int(payment.amount * 100),
+                "currency": "mxn",
+                "status": "succeeded",
+                "metadata": {"payment_public_id": str(payment.public_id)},
+            },
+            event_id=event_id,
+        )
+    ).encode()

@@ -1,15 +1,13 @@
 """Twenty deliveries of the same signed webhook at once, on PostgreSQL: one credit."""
 
-import json
 import threading
 
 import pytest
 from django.db import connection
 from django.test import Client
-from django.utils import timezone
 
 from billing.models import LedgerEntry, ServicePeriod
-from payments.models import GatewayAccount, Payment, ProcessedEvent, WebhookDelivery
+from payments.models import ProcessedEvent, WebhookDelivery
 
 from . import stripe_server as api
 
@@ -18,36 +16,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 def test_twenty_concurrent_deliveries_of_one_event_credit_once(juan):
     contract = juan.contracts.get()
-    account = GatewayAccount(provider=contract.provider, gateway="stripe")
-    account.credentials = {"secret_key": api.SECRET_KEY, "webhook_secret": api.WEBHOOK_SECRET}
-    account.save()
-    payment = Payment.objects.create(
-        provider=contract.provider,
-        contract=contract,
-        gateway="stripe",
-        method="oxxo",
-        plan=contract.plan,
-        amount=contract.plan.price,
-        currency="MXN",
-        reference="12345678901234",
-        external_id="pi_race",
-        expires_at=timezone.now() + timezone.timedelta(days=3),
-    )
-    body = json.dumps(
-        api.event(
-            "payment_intent.succeeded",
-            {
-                "id": "pi_race",
-                "object": "payment_intent",
-                "amount": 25000,
-                "amount_received": 25000,
-                "currency": "mxn",
-                "status": "succeeded",
-                "metadata": {"payment_public_id": str(payment.public_id)},
-            },
-            event_id="evt_race",
-        )
-    ).encode()
+    api.account_for(contract.provider)
+    payment = api.oxxo_payment_for(contract, intent_id="pi_race")
+    body = api.intent_succeeded_body(payment, event_id="evt_race")
     before = contract.paid_until
     barrier = threading.Barrier(20)
     statuses: list[int] = []

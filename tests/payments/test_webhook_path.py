@@ -1,7 +1,6 @@
 """What one webhook delivery costs before it is answered: what is stored, how many
 queries, what is queued, and that no session or cookie is made for a gateway."""
 
-import json
 from unittest import mock
 
 import pytest
@@ -11,7 +10,7 @@ from django.utils import timezone
 
 from billing.models import LedgerEntry
 from payments import views
-from payments.models import GatewayAccount, Payment, WebhookDelivery
+from payments.models import GatewayAccount, WebhookDelivery
 from payments.tasks import webhook_credit
 
 from . import stripe_server as api
@@ -23,45 +22,16 @@ URL = "/webhooks/stripe/111/"
 
 @pytest.fixture
 def account(kona):
-    account = GatewayAccount(provider=kona, gateway="stripe")
-    account.credentials = {"secret_key": api.SECRET_KEY, "webhook_secret": api.WEBHOOK_SECRET}
-    account.save()
-    return account
+    return api.account_for(kona)
 
 
 @pytest.fixture
 def payment(juan):
-    contract = juan.contracts.get()
-    return Payment.objects.create(
-        provider=contract.provider,
-        contract=contract,
-        gateway="stripe",
-        method="oxxo",
-        plan=contract.plan,
-        amount=contract.plan.price,
-        currency="MXN",
-        reference="12345678901234",
-        external_id="pi_path",
-        expires_at=timezone.now() + timezone.timedelta(days=3),
-    )
+    return api.oxxo_payment_for(juan.contracts.get(), intent_id="pi_path")
 
 
 def _body(payment) -> bytes:
-    return json.dumps(
-        api.event(
-            "payment_intent.succeeded",
-            {
-                "id": payment.external_id,
-                "object": "payment_intent",
-                "amount": 25000,
-                "amount_received": 25000,
-                "currency": "mxn",
-                "status": "succeeded",
-                "metadata": {"payment_public_id": str(payment.public_id)},
-            },
-            event_id="evt_path",
-        )
-    ).encode()
+    return api.intent_succeeded_body(payment, event_id="evt_path")
 
 
 def _deliver(client, body: bytes, url: str = URL, **headers):

@@ -175,19 +175,21 @@ class MercadoPagoAdapter:
         data = notification.get("data") if isinstance(notification.get("data"), dict) else {}
         data_id = request.GET.get("data.id") or str(data.get("id") or "")
         kind = request.GET.get("type") or str(notification.get("type") or "")
-        if kind != PAYMENT_TYPE:
-            return []
         secret = account.credentials.get("webhook_secret", "")
         if not secret:
             raise WebhookRejected("the account has no webhook secret")
         if not data_id:
             raise WebhookRejected("no data.id in the notification")
+        # Every notification is signed, whatever it is about: one that is not is refused
+        # before we tell its sender anything.
         verify_signature(
             data_id=data_id,
             request_id=request.headers.get("X-Request-Id", ""),
             header=request.headers.get("X-Signature", ""),
             secret=secret,
         )
+        if kind != PAYMENT_TYPE:
+            return []
         if not _PAYMENT_ID.match(data_id):
             raise WebhookRejected("data.id is not a payment id")
         remote = _request(

@@ -550,6 +550,14 @@ def test_other_notification_types_are_acknowledged_and_ignored(
     _assert_nothing_credited(checkout, invoice)
 
 
+@pytest.mark.parametrize("header", ["", "ts=1,v1=" + "0" * 64])
+def test_another_notification_type_badly_signed_is_400_too(client, checkout, mp_api, header):
+    response = notify(client, kind="merchant_order", header=header)
+    assert response.status_code == 400
+    assert mp_api.log == []
+    assert WebhookDelivery.objects.get().outcome == "rejected"
+
+
 def test_a_signed_notification_without_a_numeric_id_is_400(client, checkout, mp_api):
     response = notify(client, payment_id="ABC-123")  # signed, but not a payment id
     assert response.status_code == 400

@@ -65,7 +65,14 @@ def payments_expire_task() -> int:
     return payments_expire()
 
 
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+# The outcome is on the import itself: no result is stored in Redis.
+@shared_task(
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def settlement_import_apply_task(settlement_id: int) -> None:
     """Apply an uploaded settlement file. Run twice, it carries on or does nothing."""
     settlement = SettlementImport.objects.select_related("provider").get(pk=settlement_id)

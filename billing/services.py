@@ -257,7 +257,7 @@ def invoices_settle(*, credits: Sequence[tuple[int, Decimal]]) -> None:
     open_by_contract: dict[int, list[Invoice]] = defaultdict(list)
     for invoice in (
         Invoice.objects.select_for_update()
-        .filter(contract_id__in=contract_ids, status=Invoice.Status.ISSUED)
+        .filter(contract_id__any=contract_ids, status=Invoice.Status.ISSUED)
         .order_by("pk")
     ):
         open_by_contract[invoice.contract_id].append(invoice)
@@ -338,7 +338,7 @@ def prepaid_extend_many(*, extensions: Sequence[Extension]) -> list[ServicePerio
     provider_of: dict[int, int] = {}
     for contract_id, provider_id, paid_until in (
         Contract.objects.select_for_update(of=("self",))
-        .filter(pk__in={extension.contract.pk for extension in extensions})
+        .filter(pk__any={extension.contract.pk for extension in extensions})
         .order_by("pk")
         .values_list("pk", "provider_id", "paid_until")
     ):
@@ -362,7 +362,7 @@ def prepaid_extend_many(*, extensions: Sequence[Extension]) -> list[ServicePerio
                 plan_id=extension.plan.pk,
                 starts_on=starts_on,
                 ends_on=vigencias[contract_id],
-                paid_by=extension.paid_by,
+                paid_by_id=extension.paid_by.pk if extension.paid_by is not None else None,
                 description=extension.description[:200],
             )
         )
@@ -372,7 +372,7 @@ def prepaid_extend_many(*, extensions: Sequence[Extension]) -> list[ServicePerio
         contracts_by_vigencia[paid_until].append(contract_id)
     now = timezone.now()
     for paid_until, contract_ids in contracts_by_vigencia.items():
-        Contract.objects.filter(pk__in=contract_ids).update(paid_until=paid_until, updated_at=now)
+        Contract.objects.filter(pk__any=contract_ids).update(paid_until=paid_until, updated_at=now)
     if len(vigencias) == 1:
         ((contract_id, paid_until),) = vigencias.items()
         logger.info("prepaid extended contract_id=%s until=%s", contract_id, paid_until)

@@ -281,19 +281,19 @@ def payments_confirm(
     # Contracts first, then payments, each set by primary key: the order in which asking
     # for a reference (`_payment_pending`) takes them too, so the two never deadlock.
     contract_ids = set(
-        Payment.objects.filter(pk__in=payment_ids).values_list("contract_id", flat=True)
+        Payment.objects.filter(pk__any=payment_ids).values_list("contract_id", flat=True)
     )
     contracts = {
         contract.pk: contract
         for contract in Contract.objects.select_for_update(of=("self",))
-        .filter(pk__in=contract_ids)
+        .filter(pk__any=contract_ids)
         .order_by("pk")
         .only("pk", "provider_id")
     }
     payments = {
         payment.pk: payment
         for payment in Payment.objects.select_for_update(of=("self",))
-        .filter(pk__in=payment_ids)
+        .filter(pk__any=payment_ids)
         .order_by("pk")
         .only(*CONFIRM_FIELDS)
     }

@@ -37,7 +37,7 @@ from .settlement import (
     settlement_needs_review,
     settlement_summary,
 )
-from .tasks import settlement_import_apply_task
+from .tasks import settlement_import_queue
 
 # Which credentials each gateway needs. Values are never shown back.
 CREDENTIAL_FIELDS = {
@@ -262,9 +262,7 @@ class SettlementImportAdmin(admin.ModelAdmin):
         )
         for settlement_id in unfinished:
             transaction.on_commit(
-                lambda settlement_id=settlement_id: settlement_import_apply_task.delay(
-                    settlement_id
-                )
+                lambda settlement_id=settlement_id: settlement_import_queue(settlement_id)
             )
         self.message_user(
             request,
@@ -342,7 +340,7 @@ class SettlementImportAdmin(admin.ModelAdmin):
                     status = 400
                 else:
                     # A large file takes longer than a request may: the worker applies it.
-                    transaction.on_commit(lambda: settlement_import_apply_task.delay(settlement.pk))
+                    transaction.on_commit(lambda: settlement_import_queue(settlement.pk))
                     settlement.refresh_from_db()
                     if settlement.finished_at is None:
                         self.message_user(

@@ -20,8 +20,10 @@ import dataclasses
 import datetime
 import hashlib
 import io
+import itertools
 import logging
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import NamedTuple, Protocol
@@ -151,10 +153,14 @@ class GenericCsvParser:
     label = gettext_lazy("CSV genérico (reference, amount, paid_at, folio)")
 
     def parse(self, raw: bytes) -> Iterator[ParsedLine | LineProblem]:
+        # One record at a time: the lines of a large file are not all kept in memory.
         records = self._records(_text_decode(raw))
-        (header_line, header), *body = records
+        first = next(records, None)
+        if first is None:
+            raise SettlementRefused([LineError(None, _("El archivo está vacío."))])
+        header_line, header = first
         positions = self._positions(line=header_line, header=header)
-        for line, fields in body:
+        for line, fields in records:
             text = ",".join(fields)[:RAW_MAX]
             if len(fields) != len(header):
                 yield LineProblem(
@@ -185,9 +191,9 @@ class GenericCsvParser:
             )
 
     @staticmethod
-    def _records(text: str) -> list[tuple[int, list[str]]]:
+    def _records(text: str) -> Iterator[tuple[int, list[str]]]:
+        """The non-empty records with the line each starts on."""
         reader = csv.reader(io.StringIO(text, newline=""))
-        records = []
         last_line = 0
         try:
             for fields in reader:
@@ -207,7 +213,7 @@ class GenericCsvParser:
                     )
                 # Spreadsheets leave empty lines and lines of bare commas at the end.
                 if any(field.strip() for field in fields):
-                    records.append((first_line, fields))
+                    yield first_line, fields
         except csv.Error as error:
             raise SettlementRefused(
                 [
@@ -216,9 +222,6 @@ class GenericCsvParser:
                     )
                 ]
             ) from None
-        if not records:
-            raise SettlementRefused([LineError(None, _("El archivo está vacío."))])
-        return records
 
     @staticmethod
     def _positions(*, line: int, header: list[str]) -> dict[str, int]:
@@ -337,9 +340,10 @@ def _line_problems(parsed: ParsedLine, *, now: datetime.datetime) -> Iterator[st
         }
 
 
-def _batches(items: list, size: int) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _batches(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
 
 
 def settlement_file_import(
@@ -409,43 +413,75 @@ def settlement_file_receive(
     return settlement
 
 
-def settlement_import_apply(*, settlement: SettlementImport) -> SettlementImport:
+def settlement_import_apply(
+    *, settlement: SettlementImport, part: int = 0, parts: int = 1
+) -> SettlementImport:
     """Apply every line of a received file and record its outcome; returns the import.
 
     Bad lines are recorded as invalid; good ones go through `payments_confirm` 500 at a
     time or are recorded with the reason they were not sent. Run again on an import that
     stopped half-way, it carries on where it stopped: lines already recorded are skipped.
-    While one run applies an import, another returns at once without touching it.
+    While one run applies an import (or a part of it), another returns at once.
+
+    With `parts` > 1, this run applies only part number `part` of the lines, so that
+    several workers can apply one file at once (`settlement_import_queue`). Lines are
+    parted by reference, so the lines paying one payment stay in one part, in file
+    order; a folio that several lines give is held by the same line whichever part
+    looks. The run that records the file's last line stores the counts and finishes
+    the import.
     """
-    claim = f"settlement-apply:{settlement.pk}"
+    if not 0 <= part < parts:
+        raise ValueError(f"part {part} of {parts}")
+    claim = f"settlement-apply:{settlement.pk}:{part}/{parts}"
     if not cache.add(claim, "applying", timeout=APPLY_CLAIM_SECONDS):
-        logger.info("settlement import already being applied import_id=%s", settlement.pk)
+        logger.info(
+            "settlement import already being applied import_id=%s part=%s/%s",
+            settlement.pk,
+            part,
+            parts,
+        )
         return settlement
     try:
-        return _settlement_apply(settlement)
+        return _settlement_apply(settlement, part=part, parts=parts)
     finally:
         cache.delete(claim)
 
 
-def _settlement_apply(settlement: SettlementImport) -> SettlementImport:
+def _part_of(item: ParsedLine | LineProblem, parts: int) -> int:
+    # crc32, not hash(): every worker process must part the lines alike.
+    return zlib.crc32(item.reference.encode()) % parts if parts > 1 else 0
+
+
+def _settlement_apply(settlement: SettlementImport, *, part: int, parts: int) -> SettlementImport:
     provider = settlement.provider
     with settlement.upload.open("rb") as upload:
         raw = upload.read()
-    recorded = SettlementLine.objects.filter(settlement_import=settlement).order_by("line_number")
-    done = set(recorded.values_list("line_number", flat=True))
-    items = [
-        item for item in _parser_named(settlement.parser).parse(raw) if item.line_number not in done
-    ]
-    previous = settlement_previous(settlement)
-    applier = _LineApplier(settlement=settlement, provider=provider)
-    # Carrying on: the good lines already recorded still hold their folios in this file.
-    for folio, line_number in recorded.exclude(outcome=Outcome.INVALID).values_list(
-        "folio", "line_number"
-    ):
-        applier.folio_first_line.setdefault(folio, line_number)
+    parser = _parser_named(settlement.parser)
+    # "Now" for every check of the file is when it arrived, so that a run carrying on
+    # later, or another part, judges each line as the first run did.
+    now = settlement.created_at
+    line_total, folio_holders = _folio_holders(parser.parse(raw), provider=provider, now=now)
+    done = set(
+        SettlementLine.objects.filter(settlement_import=settlement).values_list(
+            "line_number", flat=True
+        )
+    )
+    items = (
+        item
+        for item in parser.parse(raw)
+        if item.line_number not in done and _part_of(item, parts) == part
+    )
+    applier = _LineApplier(
+        settlement=settlement, provider=provider, now=now, folio_holders=folio_holders
+    )
     for batch in _batches(items, BATCH_SIZE):
         applier.apply(batch)
+    if SettlementLine.objects.filter(settlement_import=settlement).count() < line_total:
+        # Another part is still applying its lines; the last one to finish counts.
+        logger.info("settlement part applied import_id=%s part=%s/%s", settlement.pk, part, parts)
+        return settlement
     _counts_store(settlement)
+    previous = settlement_previous(settlement)
     logger.info(
         "settlement imported import_id=%s provider=%s lines=%s credited=%s late=%s "
         "already_paid=%s unmatched=%s mismatch=%s invalid=%s repeated_file_of=%s",
@@ -463,6 +499,64 @@ def _settlement_apply(settlement: SettlementImport) -> SettlementImport:
     return settlement
 
 
+def _folio_holders(
+    items: Iterable[ParsedLine | LineProblem], *, provider: Provider, now: datetime.datetime
+) -> tuple[int, dict[str, int]]:
+    """How many lines the file has, and for each folio given by more than one good
+    line, the line that holds it: the first good one.
+
+    Only a good line holds its folio: a store's corrected line after a wrong one with
+    the same folio still lands. Good is what `_LineApplier.apply` checks: no problem of
+    its own, and a reference that is a payment of this provider or has a right check
+    digit. Worked out for the whole file before any part applies its lines.
+    """
+    line_total = 0
+    first: dict[str, tuple[int, str]] = {}
+    repeated: dict[str, list[tuple[int, str]]] = {}
+    for item in items:
+        line_total += 1
+        if isinstance(item, LineProblem) or any(_line_problems(item, now=now)):
+            continue
+        line = (item.line_number, item.reference)
+        if item.folio not in first:
+            first[item.folio] = line
+        else:
+            repeated.setdefault(item.folio, [first[item.folio]]).append(line)
+    mistyped = {
+        reference
+        for lines in repeated.values()
+        for _line_number, reference in lines
+        if not reference_is_valid(reference)
+    }
+    known = _payments_by_reference(mistyped, provider=provider) if mistyped else {}
+    holders = {}
+    for folio, lines in repeated.items():
+        for line_number, reference in lines:
+            if reference in known or reference_is_valid(reference):
+                holders[folio] = line_number
+                break
+    return line_total, holders
+
+
+def _payments_by_reference(references: set[str], *, provider: Provider) -> dict[str, int]:
+    """The ids of this provider's payments with these references.
+
+    The provider is compared here rather than in SQL: given both conditions, SQLite
+    (no statistics) walks every payment of the provider instead of the reference
+    index. References are unique across providers, so this is the same set.
+    """
+    rows = (
+        Payment.objects.filter(reference__any=references)
+        .order_by()
+        .values_list("reference", "pk", "provider_id")
+    )
+    return {
+        reference: payment_id
+        for reference, payment_id, provider_id in rows
+        if provider_id == provider.pk
+    }
+
+
 class _SpentFolio(NamedTuple):
     """The line that spent a folio, as much of it as a repeated line needs."""
 
@@ -476,12 +570,19 @@ class _SpentFolio(NamedTuple):
 class _LineApplier:
     """Checks and applies the lines of one import, a batch at a time, in file order."""
 
-    def __init__(self, *, settlement: SettlementImport, provider: Provider) -> None:
+    def __init__(
+        self,
+        *,
+        settlement: SettlementImport,
+        provider: Provider,
+        now: datetime.datetime,
+        folio_holders: dict[str, int],
+    ) -> None:
         self.settlement = settlement
         self.provider = provider
         self.source = f"settlement:{settlement.pk}"
-        self.now = timezone.now()
-        self.folio_first_line: dict[str, int] = {}
+        self.now = now
+        self.folio_holders = folio_holders
         self.unmatched_message = _("Ningún pago de %(provider)s tiene esta referencia.") % {
             "provider": provider.name
         }
@@ -505,7 +606,9 @@ class _LineApplier:
         recorded: list[SettlementLine] = []
         good: list[ParsedLine] = []
         candidates = [item for item in batch if isinstance(item, ParsedLine)]
-        payment_ids = self._payments_by_reference({item.reference for item in candidates})
+        payment_ids = _payments_by_reference(
+            {item.reference for item in candidates}, provider=self.provider
+        )
         for item in batch:
             if isinstance(item, LineProblem):
                 recorded.append(self._invalid(item, item.message))
@@ -525,15 +628,13 @@ class _LineApplier:
                     )
                     % {"value": _shown(item.reference)}
                 )
-            # Only a good line holds its folio: a store's corrected line after a wrong one
-            # with the same folio still lands.
-            if not problems:
-                first_line = self.folio_first_line.setdefault(item.folio, item.line_number)
-                if first_line != item.line_number:
-                    problems.append(
-                        _("folio %(folio)s ya aparece en la línea %(line)s.")
-                        % {"folio": _shown(item.folio), "line": first_line}
-                    )
+            # Only a good line holds its folio (see `_folio_holders`).
+            holder = self.folio_holders.get(item.folio, item.line_number)
+            if not problems and holder != item.line_number:
+                problems.append(
+                    _("folio %(folio)s ya aparece en la línea %(line)s.")
+                    % {"folio": _shown(item.folio), "line": holder}
+                )
             if problems:
                 recorded.append(self._invalid(item, " ".join(problems)))
             else:
@@ -561,27 +662,9 @@ class _LineApplier:
             # Even when a line fails unexpectedly, the report keeps what was decided so far.
             rows_insert(SettlementLine, objects=recorded)
 
-    def _payments_by_reference(self, references: set[str]) -> dict[str, int]:
-        """The ids of this provider's payments with these references.
-
-        The provider is compared here rather than in SQL: given both conditions, SQLite
-        (no statistics) walks every payment of the provider instead of the reference
-        index. References are unique across providers, so this is the same set.
-        """
-        rows = (
-            Payment.objects.filter(reference__in=references)
-            .order_by()
-            .values_list("reference", "pk", "provider_id")
-        )
-        return {
-            reference: payment_id
-            for reference, payment_id, provider_id in rows
-            if provider_id == self.provider.pk
-        }
-
     def _folios_spent(self, folios: Iterable[str]) -> dict[str, _SpentFolio]:
         rows = (
-            SettlementLine.objects.filter(provider=self.provider, applied=True, folio__in=folios)
+            SettlementLine.objects.filter(provider=self.provider, applied=True, folio__any=folios)
             .order_by()
             .values_list(
                 "folio", "reference", "amount", "settlement_import_id", "line_number", "payment_id"

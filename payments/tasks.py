@@ -3,6 +3,7 @@ from dataclasses import asdict
 from decimal import Decimal
 
 from celery import shared_task
+from django.conf import settings
 from django.db import OperationalError
 
 from .gateways import RemotePayment
@@ -73,8 +74,15 @@ def payments_expire_task() -> int:
     retry_backoff=True,
     max_retries=5,
 )
-def settlement_import_apply_task(settlement_id: int) -> None:
-    """Apply an uploaded settlement file. Run twice, it carries on or does nothing."""
+def settlement_import_apply_task(settlement_id: int, part: int = 0, parts: int = 1) -> None:
+    """Apply a part of an uploaded settlement file. Run twice, it carries on or does nothing."""
     settlement = SettlementImport.objects.select_related("provider").get(pk=settlement_id)
     if settlement.finished_at is None and settlement.upload:
-        settlement_import_apply(settlement=settlement)
+        settlement_import_apply(settlement=settlement, part=part, parts=parts)
+
+
+def settlement_import_queue(settlement_id: int) -> None:
+    """Have the workers apply an uploaded file, in SETTLEMENT_APPLY_PARTS parts at once."""
+    parts = max(1, settings.SETTLEMENT_APPLY_PARTS)
+    for part in range(parts):
+        settlement_import_apply_task.delay(settlement_id, part, parts)

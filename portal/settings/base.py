@@ -190,6 +190,9 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# A settlement file is applied by this many worker tasks at once, its lines parted by
+# reference: about the workers' total concurrency (payments.settlement).
+SETTLEMENT_APPLY_PARTS = env.int("SETTLEMENT_APPLY_PARTS", default=2)
 CELERY_BEAT_SCHEDULE = {
     "purge-verification-codes": {
         "task": "accounts.tasks.verification_codes_purge",

@@ -1,6 +1,7 @@
 """Settlement import of 100,000 lines: `payments.settlement.settlement_file_import`.
 
-    .venv/bin/python bench/settlement_bench.py [--lines 100000] [--postgres] [--check]
+    .venv/bin/python bench/settlement_bench.py [--lines 100000] [--postgres [--workers N]]
+        [--check] [--profile FILE]
 
 SQLite (default): a throw-away file in a temporary directory, never the repository's
 db.sqlite3. With --postgres: a database of its own, `antena_settlement_bench`, created on
@@ -18,6 +19,15 @@ Then, each timed from the raw bytes to the finished import with its counts:
 (c) a file of the same size that matches nothing: 90 % unknown references (unmatched, to
     the review queue) and 10 % bad check digits (invalid).
 
+With --workers N (PostgreSQL and Redis): each import is applied as production applies an
+upload, by a real Celery worker of N processes (`celery -A portal worker --concurrency N`,
+broker and cache on Redis databases 12 and 13 of REDIS_BENCH_URL's server, default
+redis://127.0.0.1:6379), in N parts at once (SETTLEMENT_APPLY_PARTS=N). Each is timed from
+the raw bytes (`settlement_file_receive` here, then `settlement_import_queue`) until the
+import is finished; the CPU columns are this process and the whole machine (every core,
+every process: the worker, PostgreSQL, Redis) over that time. Without it the import runs
+here, in this process, as `manage.py import_settlement` runs it.
+
 Also timed alone: reading and checking the file of (a) (parser + line checks), no database.
 After (a) and (b) the books are checked: every payment paid once, one payment entry each.
 Each row also shows the CPU time of this process and of its PostgreSQL backend, which
@@ -26,6 +36,7 @@ other work on the machine stretches less than the wall time.
 """
 
 import argparse
+import contextlib
 import datetime
 import gc
 import os
@@ -40,8 +51,9 @@ GOAL_S = 20.0
 BENCH_DATABASE = "antena_settlement_bench"
 
 
-def _configure(*, database_url: str, media_root: str) -> None:
-    """Environment read by portal.settings.base, set before Django starts."""
+def _configure(*, database_url: str, media_root: str, workers: int) -> None:
+    """Environment read by portal.settings.base, set before Django starts (and passed on
+    to the worker)."""
     sys.path.insert(0, str(REPO))
     os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings.test"
     os.environ["DATABASE_URL"] = database_url
@@ -49,6 +61,11 @@ def _configure(*, database_url: str, media_root: str) -> None:
     os.environ["LOG_LEVEL"] = "WARNING"
     for name in ("REDIS_URL", "CACHE_URL"):
         os.environ.pop(name, None)
+    if workers:
+        server = os.environ.get("REDIS_BENCH_URL", "redis://127.0.0.1:6379").rstrip("/")
+        os.environ["REDIS_URL"] = f"{server}/12"
+        os.environ["CACHE_URL"] = f"{server}/13"
+        os.environ["SETTLEMENT_APPLY_PARTS"] = str(workers)
 
 
 def _postgres_admin(url: str, sql: str) -> None:
@@ -202,6 +219,81 @@ def _timed_import(provider, content: bytes, filename: str, *, profile: str | Non
     return settlement, elapsed, counter.count, cpu, server
 
 
+def _machine_cpu_seconds() -> float:
+    """CPU time spent so far by every core on everything (user, nice, system, irq)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+class _Worker:
+    """A real Celery worker of `concurrency` processes on the bench's database."""
+
+    def __init__(self, concurrency: int) -> None:
+        self.concurrency = concurrency
+        self.process = None
+
+    def __enter__(self):
+        import subprocess
+
+        from portal.celery import app
+
+        for url in (os.environ["REDIS_URL"], os.environ["CACHE_URL"]):
+            import redis
+
+            redis.Redis.from_url(url).flushdb()
+        # The test settings run tasks in-process; here they go to the worker.
+        app.conf.task_always_eager = False
+        self.process = subprocess.Popen(  # noqa: S603
+            [
+                str(REPO / ".venv" / "bin" / "celery"),
+                "-A",
+                "portal",
+                "worker",
+                "--concurrency",
+                str(self.concurrency),
+                "--loglevel",
+                "WARNING",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=REPO,
+            env=os.environ.copy(),
+        )
+        for _ in range(300):
+            if self.process.poll() is not None:
+                raise SystemExit("the Celery worker exited; see its log above")
+            if app.control.ping(timeout=0.5):
+                return self
+        raise SystemExit("the Celery worker did not answer")
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=60)
+
+
+def _timed_import_workers(provider, content: bytes, filename: str):
+    """The import applied by the worker in parts: wall time from the bytes to the
+    finished import, queries here, CPU here and of the whole machine."""
+    from payments.models import SettlementImport
+    from payments.settlement import settlement_file_receive
+    from payments.tasks import settlement_import_queue
+
+    machine_before = _machine_cpu_seconds()
+    cpu_started = time.process_time()
+    started = time.perf_counter()
+    settlement = settlement_file_receive(provider=provider, raw=content, filename=filename)
+    settlement_import_queue(settlement.pk)
+    unfinished = SettlementImport.objects.filter(pk=settlement.pk, finished_at__isnull=True)
+    while unfinished.exists():
+        time.sleep(0.02)
+    elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
+    machine = _machine_cpu_seconds() - machine_before
+    settlement.refresh_from_db()
+    return settlement, elapsed, None, cpu, machine
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=100_000)
@@ -210,7 +302,18 @@ def main() -> int:
     parser.add_argument(
         "--profile", metavar="FILE", help="write a cProfile of (a) to FILE (it slows (a) down)"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="apply each import in a real Celery worker of N processes, in N parts",
+    )
     args = parser.parse_args()
+    if args.workers and not args.postgres:
+        parser.error("--workers needs --postgres")
+    if args.workers and args.profile:
+        parser.error("--profile profiles this process; with --workers the work is elsewhere")
 
     with tempfile.TemporaryDirectory(prefix="antena-settlement-bench-") as tmp:
         if args.postgres:
@@ -222,7 +325,9 @@ def main() -> int:
             database_url = admin_url.rsplit("/", 1)[0] + "/" + BENCH_DATABASE
         else:
             database_url = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
-        _configure(database_url=database_url, media_root=str(Path(tmp) / "media"))
+        _configure(
+            database_url=database_url, media_root=str(Path(tmp) / "media"), workers=args.workers
+        )
         try:
             return _run(args, tmp=tmp)
         finally:
@@ -299,37 +404,59 @@ def _run(args, *, tmp: str) -> int:
     del parsed
     gc.collect()
 
-    rows = []
-    first, first_s, first_queries, *first_cpu = _timed_import(
-        provider, good, "oxxo-1.csv", profile=args.profile
-    )
-    assert (first.credited_count, first.line_count) == (count, count), first.__dict__
-    assert Payment.objects.filter(status="paid").count() == count
-    assert LedgerEntry.objects.filter(kind="payment").count() == count
-    rows.append(("(a) first import, all credited", first_s, first_queries, *first_cpu))
+    with contextlib.ExitStack() as stack:
+        if args.workers:
+            stack.enter_context(_Worker(args.workers))
+            # Warm-up: every worker process opens its database connection and loads
+            # what a first import needs. Matches nothing, changes no payment.
+            warm_up = _csv(
+                [
+                    (reference, "250.00", paid_at, f"WARM-{n}")
+                    for n, reference in enumerate(unknown[:50])
+                ]
+            )
+            _timed_import_workers(provider, warm_up, "warm.csv")
 
-    again, again_s, again_queries, *again_cpu = _timed_import(provider, good, "oxxo-1.csv")
-    assert again.already_paid_count == count, again.__dict__
-    assert LedgerEntry.objects.filter(kind="payment").count() == count
-    rows.append(("(b) same file again, nothing new", again_s, again_queries, *again_cpu))
+            def timed(content: bytes, filename: str, **_profile):
+                return _timed_import_workers(provider, content, filename)
+        else:
 
-    unmatched, unmatched_s, unmatched_queries, *unmatched_cpu = _timed_import(
-        provider, nothing, "banco.csv"
-    )
-    assert unmatched.unmatched_count + unmatched.invalid_count == count, unmatched.__dict__
-    rows.append(
-        ("(c) nothing matches (90 % unmatched)", unmatched_s, unmatched_queries, *unmatched_cpu)
-    )
+            def timed(content: bytes, filename: str, **profile):
+                return _timed_import(provider, content, filename, **profile)
 
+        rows = []
+        first, first_s, first_queries, *first_cpu = timed(good, "oxxo-1.csv", profile=args.profile)
+        assert (first.credited_count, first.line_count) == (count, count), first.__dict__
+        assert Payment.objects.filter(status="paid").count() == count
+        assert LedgerEntry.objects.filter(kind="payment").count() == count
+        rows.append(("(a) first import, all credited", first_s, first_queries, *first_cpu))
+
+        again, again_s, again_queries, *again_cpu = timed(good, "oxxo-1.csv")
+        assert again.already_paid_count == count, again.__dict__
+        assert LedgerEntry.objects.filter(kind="payment").count() == count
+        rows.append(("(b) same file again, nothing new", again_s, again_queries, *again_cpu))
+
+        unmatched, unmatched_s, unmatched_queries, *unmatched_cpu = timed(nothing, "banco.csv")
+        assert unmatched.unmatched_count + unmatched.invalid_count == count, unmatched.__dict__
+        rows.append(
+            ("(c) nothing matches (90 % unmatched)", unmatched_s, unmatched_queries, *unmatched_cpu)
+        )
+
+    where = (
+        f"applied by a Celery worker of {args.workers} processes, in {args.workers} parts"
+        if args.workers
+        else "applied in this process"
+    )
     print(
         f"Settlement import — {count:,} lines, {engine}, {os.cpu_count()} CPUs, "
-        f"Python {sys.version.split()[0]}"
+        f"Python {sys.version.split()[0]}, {where}"
     )
     print(f"set-up ({count:,} contracts and pending references, not timed): {setup_s:.1f} s")
     print(f"reading and checking the file alone: {parse_s:.2f} s")
+    other_cpu = "CPU all" if args.workers else "CPU db"
     header = (
         f"{'import':<38} {'seconds':>8} {'lines/s':>9} {'ms/line':>8} {'queries':>9} "
-        f"{'CPU here':>9} {'CPU db':>7} {'goal':>6}  ok"
+        f"{'CPU here':>9} {other_cpu:>7} {'goal':>6}  ok"
     )
     print(header)
     print("-" * len(header))
@@ -338,14 +465,21 @@ def _run(args, *, tmp: str) -> int:
         ok = seconds <= GOAL_S
         missed = missed or not ok
         server_text = f"{server:>6.1f}s" if server is not None else f"{'':>7}"
+        queries_text = f"{queries:>9,}" if queries is not None else f"{'':>9}"
         print(
             f"{name:<38} {seconds:>8.1f} {count / seconds:>9,.0f} {seconds * 1000 / count:>8.3f} "
-            f"{queries:>9,} {cpu:>8.1f}s {server_text} {GOAL_S:>5.0f}s  {'yes' if ok else 'NO'}"
+            f"{queries_text} {cpu:>8.1f}s {server_text} {GOAL_S:>5.0f}s  {'yes' if ok else 'NO'}"
         )
-    print(
-        "CPU here: this process (parsing, checking, the ORM); CPU db: its PostgreSQL backend. "
-        "COPY statements are not counted as queries."
-    )
+    if args.workers:
+        print(
+            "CPU here: this process (receiving the file, queuing); CPU all: every core of the "
+            "machine (the worker, PostgreSQL, Redis, this process). Queries: not counted."
+        )
+    else:
+        print(
+            "CPU here: this process (parsing, checking, the ORM); CPU db: its PostgreSQL "
+            "backend. COPY statements are not counted as queries."
+        )
     return 1 if args.check and missed else 0
 
 

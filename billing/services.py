@@ -73,7 +73,7 @@ def ledger_entry_new(
         reason=reason[:300],
         created_by_id=created_by.pk if created_by is not None else None,
         invoice_id=invoice_id,
-        reverses=reverses,
+        reverses_id=reverses.pk if reverses is not None else None,
     )
 
 

@@ -1,7 +1,8 @@
+import gc
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.local")
 
@@ -26,3 +27,15 @@ def database_connections_as_in_requests(sender=None, **kwargs) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_process_init.connect
+def garbage_collector_settled(**kwargs) -> None:
+    """Leave what the worker process loaded at start (Django, the apps, their modules)
+    out of every later garbage collection.
+
+    Those objects live as long as the process, yet each full collection walks them all;
+    a settlement batch creates thousands of objects at once and triggers many
+    collections (docs/performance.md, "Settlement import").
+    """
+    gc.freeze()

@@ -178,3 +178,58 @@ def test_more_rows_than_one_statement_holds(contract):
     assert rows_update(Payment, objects=payments, fields=["paid_amount"]) == 1202
 
     assert Payment.objects.get(reference="1202").paid_amount == Decimal("12.01")
+
+
+# --- field__any: field__in as one array on PostgreSQL ----------------------------------
+
+
+def test_any_finds_what_in_finds(contract):
+    payments = [_payment(contract, str(number)) for number in range(1, 8)]
+    wanted = {"2", "5", "7", "no such reference", ""}
+
+    found = Payment.objects.filter(reference__any=wanted)
+
+    assert set(found.values_list("reference", flat=True)) == {"2", "5", "7"}
+    assert set(found) == set(Payment.objects.filter(reference__in=wanted))
+    assert set(Payment.objects.filter(pk__any=[payments[0].pk, payments[3].pk])) == {
+        payments[0],
+        payments[3],
+    }
+
+
+def test_any_of_nothing_finds_nothing_without_asking_the_database(
+    contract, django_assert_num_queries
+):
+    _payment(contract, "1")
+
+    with django_assert_num_queries(0):
+        assert list(Payment.objects.filter(pk__any=[])) == []
+
+
+def test_any_on_a_foreign_key_takes_ids_or_objects(contract):
+    other = ContractFactory(provider=contract.provider, number="9001", paid_until=None)
+    mine, theirs = _payment(contract, "1"), _payment(other, "2")
+
+    assert list(Payment.objects.filter(contract__any=[contract])) == [mine]
+    assert list(Payment.objects.filter(contract_id__any={other.pk})) == [theirs]
+    assert list(Payment.objects.exclude(contract__any=[contract.pk])) == [theirs]
+
+
+def test_a_value_longer_than_the_column_matches_nothing(contract):
+    # A cast to the column's varchar(40) would cut it to the 40 characters of a reference
+    # that exists, and find it.
+    payment = _payment(contract, "1")
+    Payment.objects.filter(pk=payment.pk).update(reference="1" * 40)
+
+    assert not Payment.objects.filter(reference__any=["1" * 41]).exists()
+    assert Payment.objects.filter(reference__any=["1" * 40]).exists()
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_values_go_as_one_parameter(contract, django_assert_num_queries):
+    ids = [_payment(contract, str(number)).pk for number in range(1, 501)]
+
+    with django_assert_num_queries(1) as captured:
+        assert Payment.objects.filter(pk__any=ids).count() == 500
+
+    assert "= ANY(CAST(" in captured.captured_queries[0]["sql"]

@@ -2,14 +2,17 @@
 
 import datetime
 import hashlib
+import threading
 from decimal import Decimal
 from io import StringIO
+from unittest import mock
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.utils import timezone
 
 from billing.models import LedgerEntry
@@ -22,13 +25,14 @@ from payments.models import (
     SettlementImport,
     SettlementLine,
 )
-from payments.services import payment_start, payments_expire
+from payments.services import payment_cancel, payment_start, payments_expire
 from payments.settlement import (
     SETTLEMENT_PARSERS,
     LineProblem,
     ParsedLine,
     SettlementRefused,
     _LineApplier,
+    _part_of,
     settlement_file_import,
     settlement_file_receive,
     settlement_import_apply,
@@ -914,3 +918,195 @@ def test_a_gateways_own_reference_matches_without_our_check_digit(kona, contract
     assert outcomes(settlement) == [(2, "credited")]
     oxxo.refresh_from_db()
     assert oxxo.status == "paid"
+
+
+# --- Applied in parts, by several workers at once --------------------------------------
+
+
+def references_in_parts(contracts, parts: int = 2) -> list[Payment]:
+    """One reference per contract, asked again until their lines fall in different parts.
+
+    Lines are parted by reference (crc32), so which part a line lands in is known.
+    """
+    found: dict[int, Payment] = {}
+    for contract in contracts:
+        while True:
+            payment = reference_for(contract)
+            part = _part_of(
+                ParsedLine(2, payment.reference, Decimal(1), timezone.now(), "F"), parts
+            )
+            if part not in found:
+                found[part] = payment
+                break
+            payment_cancel(payment=payment, actor=None)
+    return [found[part] for part in sorted(found)]
+
+
+def test_parts_applied_in_any_order_give_the_report_of_one_run(kona, contract, payment):
+    second = reference_for(a_second_contract(kona))
+    lines = (
+        f"{payment.reference},250.00,{an_hour_ago()},F-1",
+        f"{reference_new(prefix='111')},99.00,{an_hour_ago()},F-2",  # unmatched
+        "123,abc,2026-11-20T10:00:00-06:00,F-3",  # invalid
+        f"{second.reference},200.00,{an_hour_ago()},F-4",  # a different amount
+        f"{payment.reference},250.00,{an_hour_ago()},F-5",  # paid a second time
+    )
+    expected = [
+        (2, "credited"),
+        (3, "unmatched"),
+        (4, "invalid"),
+        (5, "mismatch"),
+        (6, "already_paid"),
+    ]
+    content = settlement_csv(*lines)
+    settlement = settlement_file_receive(provider=kona, raw=content, filename="oxxo.csv")
+
+    for part in (2, 0, 1):
+        assert settlement.finished_at is None
+        settlement_import_apply(settlement=settlement, part=part, parts=3)
+
+    settlement.refresh_from_db()
+    assert settlement.finished_at is not None
+    assert outcomes(settlement) == expected
+    assert (settlement.line_count, settlement.credited_count, settlement.mismatch_count) == (
+        5,
+        1,
+        1,
+    )
+    assert LedgerEntry.objects.filter(kind="payment").count() == 1
+
+
+def test_only_the_part_that_records_the_last_line_finishes_the_import(kona, contract):
+    first, second = references_in_parts([contract, a_second_contract(kona)])
+    settlement = settlement_file_receive(
+        provider=kona,
+        raw=settlement_csv(
+            f"{first.reference},250.00,{an_hour_ago()},F-1",
+            f"{second.reference},250.00,{an_hour_ago()},F-2",
+        ),
+        filename="oxxo.csv",
+    )
+
+    settlement_import_apply(settlement=settlement, part=1, parts=2)
+
+    settlement.refresh_from_db()
+    assert outcomes(settlement) == [(3, "credited")]
+    assert settlement.finished_at is None and settlement.line_count == 0
+    settlement_import_apply(settlement=settlement, part=1, parts=2)  # delivered again
+    assert outcomes(settlement) == [(3, "credited")]
+
+    settlement_import_apply(settlement=settlement, part=0, parts=2)
+
+    settlement.refresh_from_db()
+    assert outcomes(settlement) == [(2, "credited"), (3, "credited")]
+    assert settlement.finished_at is not None
+    assert (settlement.line_count, settlement.credited_count) == (2, 2)
+
+
+def test_a_folio_in_two_parts_is_held_by_its_first_good_line_whichever_part_runs_first(
+    kona, contract
+):
+    first, second = references_in_parts([contract, a_second_contract(kona)])
+    mistyped = first.reference[:-1] + str((int(first.reference[-1]) + 1) % 10)
+    settlement = settlement_file_receive(
+        provider=kona,
+        raw=settlement_csv(
+            f"{mistyped},250.00,{an_hour_ago()},F-1",  # a wrong check digit holds nothing
+            f"{second.reference},250.00,{an_hour_ago()},F-1",  # holds F-1
+            f"{first.reference},250.00,{an_hour_ago()},F-1",  # the same folio again
+        ),
+        filename="oxxo.csv",
+    )
+
+    settlement_import_apply(settlement=settlement, part=0, parts=2)
+    settlement_import_apply(settlement=settlement, part=1, parts=2)
+
+    assert outcomes(settlement) == [(2, "invalid"), (3, "credited"), (4, "invalid")]
+    assert "folio «F-1» ya aparece en la línea 3." in messages_by_line(settlement)[4]
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == ("pending", "paid")
+
+
+def test_an_upload_is_applied_in_as_many_parts_as_set(
+    client, staff, kona, contract, settings, django_capture_on_commit_callbacks
+):
+    settings.SETTLEMENT_APPLY_PARTS = 3
+    payments = [reference_for(contract), reference_for(a_second_contract(kona))]
+    client.force_login(staff)
+    content = settlement_csv(
+        *(f"{p.reference},250.00,{an_hour_ago()},F-{n}" for n, p in enumerate(payments))
+    )
+
+    with (
+        mock.patch("payments.tasks.settlement_import_apply_task") as task,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        client.post(
+            UPLOAD_URL,
+            {"provider": kona.pk, "parser": "generic", "settlement_file": upload(content)},
+        )
+
+    settlement = SettlementImport.objects.get()
+    queued = [call.args for call in task.delay.call_args_list]
+    assert queued == [(settlement.pk, 0, 3), (settlement.pk, 1, 3), (settlement.pk, 2, 3)]
+    for arguments in reversed(queued):  # the workers take them in any order
+        settlement_import_apply_task.delay(*arguments)
+    settlement.refresh_from_db()
+    assert settlement.finished_at is not None and settlement.credited_count == 2
+    assert set(Payment.objects.values_list("status", flat=True)) == {"paid"}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_parts_at_once_credit_every_line_once(kona, reference_account):
+    plan = PlanFactory(provider=kona, price=Decimal("250.00"), period_days=30)
+    contracts = [
+        ContractFactory(provider=kona, plan=plan, paid_until=None, number=str(7000 + n))
+        for n in range(6)
+    ]
+    # Each contract pays twice, with references that may fall in either part: both
+    # parts lock the same contracts at once.
+    payments = [
+        payment
+        for contract in contracts
+        for payment in (reference_for(contract), _second_reference_for(contract))
+    ]
+    content = settlement_csv(
+        *(f"{p.reference},250.00,{an_hour_ago()},F-{n}" for n, p in enumerate(payments))
+    )
+    settlement = settlement_file_receive(provider=kona, raw=content, filename="oxxo.csv")
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def apply(part):
+        try:
+            barrier.wait()
+            settlement_import_apply(settlement=settlement, part=part, parts=2)
+        except Exception as error:  # noqa: BLE001 (reported below)
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=apply, args=(part,)) for part in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    settlement.refresh_from_db()
+    assert settlement.finished_at is not None
+    assert (settlement.line_count, settlement.credited_count) == (12, 12)
+    assert LedgerEntry.objects.filter(kind="payment").count() == 12
+    for contract in contracts:
+        contract.refresh_from_db()
+        assert contract.paid_until == kona.today() + datetime.timedelta(days=60)
+
+
+def _second_reference_for(contract) -> Payment:
+    """Another pending reference of the contract: the first one's plan is taken."""
+    plan = PlanFactory(provider=contract.provider, price=Decimal("250.00"), period_days=30)
+    return payment_start(
+        contract=contract, gateway="reference", method="cash", plan=plan, urls_for=lambda _: URLS
+    )

@@ -22,14 +22,15 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def worker(settings):
+def _worker_started(settings, *pool):
     db = connection.settings_dict
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "portal.settings.test",
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "REDIS_URL": settings.REDIS_URL,
+        "CACHE_URL": settings.CACHE_URL,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),  # uploaded files are read from there
     }
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [
@@ -39,7 +40,7 @@ def worker(settings):
             "-A",
             "portal",
             "worker",
-            "--pool=solo",
+            *pool,
             "--loglevel=WARNING",
             "--without-heartbeat",
             "--without-gossip",
@@ -50,19 +51,36 @@ def worker(settings):
         stderr=subprocess.STDOUT,
     )
     celery_app.conf.task_always_eager = False
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if celery_app.control.ping(timeout=1.0):
-                break
-            assert process.poll() is None, process.stdout.read().decode()
-        else:
-            pytest.fail("the Celery worker did not answer within 60 s")
-        yield process
-    finally:
-        celery_app.conf.task_always_eager = True
-        process.terminate()
-        process.wait(timeout=30)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if celery_app.control.ping(timeout=1.0):
+            return process
+        if process.poll() is not None:
+            _worker_stopped(process)
+            pytest.fail(process.stdout.read().decode())
+    _worker_stopped(process)
+    pytest.fail("the Celery worker did not answer within 60 s")
+
+
+def _worker_stopped(process) -> None:
+    celery_app.conf.task_always_eager = True
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture
+def worker(settings):
+    process = _worker_started(settings, "--pool=solo")
+    yield process
+    _worker_stopped(process)
+
+
+@pytest.fixture
+def worker_of_two(settings):
+    """Two worker processes, as production runs them on 2 cores."""
+    process = _worker_started(settings, "--pool=prefork", "--concurrency=2")
+    yield process
+    _worker_stopped(process)
 
 
 def _code(*, expires_at):
@@ -116,3 +134,44 @@ def test_a_webhook_is_acknowledged_at_once_and_credited_by_the_worker(worker, ju
     assert LedgerEntry.objects.filter(contract=contract, kind="payment").count() == 1
     contract.refresh_from_db()
     assert (contract.paid_until - before).days == 30
+
+
+def test_two_worker_processes_apply_a_settlement_file_in_two_parts(worker_of_two, juan, settings):
+    from billing.models import LedgerEntry
+    from payments.models import GatewayAccount, Payment
+    from payments.settlement import settlement_file_receive
+    from payments.tasks import settlement_import_queue
+    from tests.factories import ContractFactory
+    from tests.payments.test_settlement import an_hour_ago, reference_for, settlement_csv
+
+    settings.SETTLEMENT_APPLY_PARTS = 2
+    kona = juan.provider
+    GatewayAccount.objects.create(provider=kona, gateway="reference", reference_prefix="111")
+    contract = juan.contracts.get()
+    contracts = [contract] + [
+        ContractFactory(provider=kona, number=str(5000 + n), plan=contract.plan, zone=contract.zone)
+        for n in range(9)
+    ]
+    payments = [reference_for(c) for c in contracts]
+    content = settlement_csv(
+        *(f"{p.reference},250.00,{an_hour_ago()},F-{n}" for n, p in enumerate(payments)),
+        f"{payments[0].reference},250.00,{an_hour_ago()},F-0",  # the same line again
+    )
+    settlement = settlement_file_receive(provider=kona, raw=content, filename="oxxo.csv")
+
+    settlement_import_queue(settlement.pk)
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        settlement.refresh_from_db()
+        if settlement.finished_at is not None:
+            break
+        time.sleep(0.2)
+    assert settlement.finished_at is not None
+    assert (settlement.line_count, settlement.credited_count, settlement.invalid_count) == (
+        11,
+        10,
+        1,
+    )
+    assert Payment.objects.filter(status="paid").count() == 10
+    assert LedgerEntry.objects.filter(kind="payment").count() == 10

@@ -194,9 +194,12 @@ class WebhookDelivery(models.Model):
     class Outcome(models.TextChoices):
         RECEIVED = "received", _("recibido")
         REJECTED = "rejected", _("rechazado")
+        # Verified and acknowledged; its facts wait for the worker to credit them.
+        VERIFIED = "verified", _("verificado")
         DUPLICATE = "duplicate", _("repetido")
         PROCESSED = "processed", _("procesado")
         IGNORED = "ignored", _("ignorado")
+        FAILED = "failed", _("falló al acreditar")
 
     gateway = models.CharField(max_length=16, choices=Gateway.choices)
     provider_code = models.CharField(max_length=12)
@@ -205,12 +208,23 @@ class WebhookDelivery(models.Model):
     headers = models.JSONField(default=dict)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default="received")
     detail = models.CharField(max_length=300, blank=True)
+    # What the verified delivery says was paid (payments.webhooks.fact_to_json), one item
+    # per payment, each with its outcome once credited.
+    facts = models.JSONField(_("hechos verificados"), default=list, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name = _("aviso de pasarela")
         verbose_name_plural = _("avisos de pasarela")
         ordering = ["-received_at"]
+        indexes = [
+            # The worker's queue: small however many deliveries are kept.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(outcome="verified"),
+                name="webhook_delivery_to_credit",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.gateway} {self.event_id or self.pk}"

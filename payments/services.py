@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -482,45 +482,130 @@ def payments_expire(*, now: datetime.datetime | None = None) -> int:
     return expired
 
 
-def payment_for_remote(*, provider_id: int, gateway: str, remote: RemotePayment) -> Payment | None:
-    """Our payment a gateway talks about, only among this provider's payments."""
-    payments = Payment.objects.filter(provider_id=provider_id, gateway=gateway)
-    if remote.payment_public_id:
-        try:
-            public_id = uuid.UUID(remote.payment_public_id)
-        except ValueError:
-            return None
-        return payments.filter(public_id=public_id).first()
-    if remote.external_id:
-        return payments.filter(external_id=remote.external_id).first()
-    return None
+@dataclass(frozen=True)
+class WebhookFact:
+    """A verified gateway fact, and the ISP whose gateway account reported it."""
+
+    provider_id: int
+    gateway: str
+    remote: RemotePayment
 
 
 def webhook_apply(*, provider_id: int, gateway: str, remote: RemotePayment) -> str:
-    """Process one verified gateway fact once: dedupe on (gateway, event id) forever.
+    """Process one verified gateway fact once: `webhooks_apply` with one fact."""
+    return webhooks_apply(facts=[WebhookFact(provider_id, gateway, remote)])[0]
 
-    A fact that says "not paid" is not recorded, so it cannot use up the event id of the
-    delivery that will say "paid".
+
+@transaction.atomic
+def webhooks_apply(*, facts: Sequence[WebhookFact]) -> list[str]:
+    """Process verified gateway facts, each event once ever, in order; one outcome each.
+
+    A fact whose (gateway, event id) was seen before, in this call or any earlier one, is
+    "duplicate". A fact that says "not paid" is not recorded, so it cannot use up the
+    event id of the delivery that will say "paid". A paid fact about no payment of that
+    ISP is "unknown_payment". The others go through `payments_confirm` together, one call
+    per gateway: "credited", "already_paid" or "held".
     """
-    if not remote.paid:
-        return "not_paid"
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                ProcessedEvent.objects.create(gateway=gateway, event_id=remote.event_id)
-        except IntegrityError:
-            return "duplicate"
-        payment = payment_for_remote(provider_id=provider_id, gateway=gateway, remote=remote)
-        if payment is None:
-            return "unknown_payment"
-        confirmation = payment_confirm(
-            payment_id=payment.pk,
-            amount=remote.amount,
-            currency=remote.currency,
-            paid_at=remote.paid_at or timezone.now(),
-            source=f"webhook:{gateway}",
+    outcomes: list[str] = [""] * len(facts)
+    fresh: dict[tuple[str, str], int] = {}  # (gateway, event id): its first fact
+    for position, fact in enumerate(facts):
+        if not fact.remote.paid:
+            outcomes[position] = "not_paid"
+        elif (fact.gateway, fact.remote.event_id) in fresh:
+            outcomes[position] = "duplicate"
+        else:
+            fresh[fact.gateway, fact.remote.event_id] = position
+    seen = ProcessedEvent.objects.filter(event_id__any={event for _gateway, event in fresh})
+    for key in set(seen.values_list("gateway", "event_id")) & fresh.keys():
+        outcomes[fresh.pop(key)] = "duplicate"
+    try:
+        with transaction.atomic():
+            rows_insert(
+                ProcessedEvent,
+                objects=[
+                    ProcessedEvent(gateway=gateway, event_id=event) for gateway, event in fresh
+                ],
+            )
+    except IntegrityError:
+        # Another delivery of one of these events was recorded meanwhile: one at a time,
+        # each waiting for the other's transaction to say whether it is a duplicate.
+        for key in list(fresh):
+            try:
+                with transaction.atomic():
+                    ProcessedEvent.objects.create(gateway=key[0], event_id=key[1])
+            except IntegrityError:
+                outcomes[fresh.pop(key)] = "duplicate"
+    positions = sorted(fresh.values())
+    payment_ids = _payments_for_facts([facts[position] for position in positions])
+    reports: dict[str, list[tuple[int, PaymentReport]]] = {}
+    for position, payment_id in zip(positions, payment_ids, strict=True):
+        if payment_id is None:
+            outcomes[position] = "unknown_payment"
+            continue
+        remote = facts[position].remote
+        reports.setdefault(facts[position].gateway, []).append(
+            (
+                position,
+                PaymentReport(
+                    payment_id=payment_id,
+                    amount=remote.amount,
+                    currency=remote.currency,
+                    paid_at=remote.paid_at or timezone.now(),
+                ),
+            )
         )
-        return confirmation.outcome
+    for gateway, reported in reports.items():
+        confirmations = payments_confirm(
+            reports=[report for _position, report in reported], source=f"webhook:{gateway}"
+        )
+        for (position, _report), confirmation in zip(reported, confirmations, strict=True):
+            outcomes[position] = confirmation.outcome
+    return outcomes
+
+
+def _payments_for_facts(facts: Sequence[WebhookFact]) -> list[int | None]:
+    """The id of our payment each fact talks about, or None: found by our public id
+    when the gateway sent it back as metadata, else by the gateway's own id, and only
+    among the payments of that ISP and gateway. One query per gateway account.
+    """
+    wanted: dict[tuple[int, str], tuple[set, set]] = {}
+    for fact in facts:
+        public_ids, external_ids = wanted.setdefault(
+            (fact.provider_id, fact.gateway), (set(), set())
+        )
+        if fact.remote.payment_public_id:
+            public_ids.add(_uuid_or_none(fact.remote.payment_public_id))
+        elif fact.remote.external_id:
+            external_ids.add(fact.remote.external_id)
+    found: dict[tuple[int, str], tuple[dict, dict]] = {}
+    for (provider_id, gateway), (public_ids, external_ids) in wanted.items():
+        by_public_id, by_external_id = {}, {}
+        public_ids.discard(None)
+        rows = Payment.objects.filter(provider_id=provider_id, gateway=gateway).filter(
+            Q(public_id__any=public_ids) | Q(external_id__any=external_ids)
+        )
+        for payment_id, public_id, external_id in rows.values_list(
+            "pk", "public_id", "external_id"
+        ):
+            by_public_id[public_id] = payment_id
+            if external_id:
+                by_external_id[external_id] = payment_id
+        found[provider_id, gateway] = (by_public_id, by_external_id)
+    payment_ids = []
+    for fact in facts:
+        by_public_id, by_external_id = found[fact.provider_id, fact.gateway]
+        if fact.remote.payment_public_id:
+            payment_ids.append(by_public_id.get(_uuid_or_none(fact.remote.payment_public_id)))
+        else:
+            payment_ids.append(by_external_id.get(fact.remote.external_id))
+    return payment_ids
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
 
 
 def promise_eligibility(*, contract: Contract) -> str | None:

@@ -198,6 +198,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.verification_codes_purge",
         "schedule": 60 * 60,
     },
+    # Verified deliveries are credited as they arrive; this catches any a worker dropped.
+    "credit-verified-webhooks": {
+        "task": "payments.tasks.webhook_deliveries_credit_task",
+        "schedule": 60,
+    },
     "expire-payment-references": {
         "task": "payments.tasks.payments_expire_task",
         "schedule": 10 * 60,

@@ -11,7 +11,9 @@ from django.utils import timezone
 from billing.models import LedgerEntry
 from payments import views
 from payments.models import GatewayAccount, WebhookDelivery
-from payments.tasks import webhook_credit
+from payments.tasks import webhook_deliveries_credit_task
+from payments.webhooks import webhook_deliveries_credit
+from portal.celery import app as celery_app
 
 from . import stripe_server as api
 
@@ -48,40 +50,55 @@ def _deliver(client, body: bytes, url: str = URL, **headers):
 
 @pytest.fixture
 def queued():
-    """The Celery calls, instead of running the task in the request."""
-    with mock.patch.object(webhook_credit, "apply_async") as apply_async:
-        yield apply_async
+    """As in production: the task goes to a worker (here: nowhere) instead of running."""
+    celery_app.conf.task_always_eager = False
+    try:
+        with mock.patch.object(webhook_deliveries_credit_task, "delay") as delay:
+            yield delay
+    finally:
+        celery_app.conf.task_always_eager = True
 
 
-def test_a_verified_delivery_is_one_statement_and_one_queued_task(
+def test_a_verified_delivery_is_two_statements_and_wakes_the_worker(
     client, account, payment, queued, django_assert_num_queries
 ):
-    # PostgreSQL stores the delivery and finds the account in one statement; others in two.
-    with django_assert_num_queries(1 if connection.vendor == "postgresql" else 2):
+    # PostgreSQL stores the delivery and finds the account in one statement; others in
+    # two. Then the verified facts are kept on it.
+    with django_assert_num_queries(2 if connection.vendor == "postgresql" else 3):
         response = _deliver(client, _body(payment))
 
     assert response.status_code == 200
     assert response.json() == {"received": True, "outcomes": ["queued"]}
+    assert queued.call_args_list == [mock.call()]
     delivery = WebhookDelivery.objects.get()
-    (args,), options = queued.call_args
-    assert args[0] == account.provider_id
-    assert args[1] == "stripe"
-    assert args[2]["event_id"] == "evt_path"
-    assert args[2]["external_id"] == "pi_path"
-    assert args[2]["amount"] == "250"
-    assert args[3] == delivery.pk
-    assert options == {
-        "argsrepr": f"({account.provider_id}, 'stripe', 'evt_path', {delivery.pk})",
-        "kwargsrepr": "{}",
-    }
+    assert (delivery.outcome, delivery.event_id) == ("verified", "evt_path")
+    (fact,) = delivery.facts
+    assert (fact["provider_id"], fact["gateway"]) == (account.provider_id, "stripe")
+    assert fact["remote"]["event_id"] == "evt_path"
+    assert fact["remote"]["external_id"] == "pi_path"
+    assert fact["remote"]["amount"] == "250"
     # Nothing credited yet: that is the worker's job.
     payment.refresh_from_db()
     assert payment.status == "pending"
     assert not LedgerEntry.objects.exists()
 
 
+def test_deliveries_arriving_before_the_worker_drains_queue_no_more_tasks(
+    client, account, payment, queued
+):
+    bodies = [api.intent_succeeded_body(payment, event_id=f"evt_{n}") for n in range(3)]
+
+    for body in bodies[:2]:
+        assert _deliver(client, body).status_code == 200
+    assert queued.call_count == 1
+
+    assert webhook_deliveries_credit() == 2  # the worker's turn
+    assert _deliver(client, bodies[2]).status_code == 200
+    assert queued.call_count == 2
+
+
 def test_the_credit_task_stores_no_result():
-    assert webhook_credit.ignore_result is True
+    assert webhook_deliveries_credit_task.ignore_result is True
 
 
 def test_the_raw_delivery_is_stored_as_received(client, account, payment, queued):
@@ -95,7 +112,7 @@ def test_the_raw_delivery_is_stored_as_received(client, account, payment, queued
     assert delivery.body == body.decode()
     assert set(delivery.headers) == {"Content-Type", "Stripe-Signature", "User-Agent"}
     assert delivery.headers["User-Agent"] == "Stripe/1.0 (+https://stripe.com/docs/webhooks)"
-    assert (delivery.outcome, delivery.event_id, delivery.detail) == ("received", "", "")
+    assert (delivery.outcome, delivery.event_id, delivery.detail) == ("verified", "evt_path", "")
     assert before <= delivery.received_at <= timezone.now()
 
 

@@ -1,0 +1,139 @@
+"""Verified webhook deliveries, credited by the worker many at a time.
+
+The web answers a gateway as soon as its delivery is stored and verified: the facts it
+verified are kept on the delivery (outcome «verified») and a worker is woken. The worker
+takes every verified delivery waiting, 500 at a time, and credits their facts with one
+`webhooks_apply` call (one `payments_confirm` per gateway). In a burst of deliveries that
+costs the worker a fraction of one task per delivery, on the cores the web answers need
+too (docs/performance.md, "Webhook acknowledgement").
+
+Waking is one cache key: the first delivery after the worker started draining sets it
+and queues one task; those arriving while it is set queue nothing, because the drain
+that follows will see them. The beat runs a drain every minute too, for a worker that
+died between taking the key and finishing.
+"""
+
+import datetime
+import logging
+from dataclasses import asdict
+from decimal import Decimal
+
+from django.core.cache import cache
+from django.db import transaction
+
+from accounts.bulk import rows_update
+
+from .gateways import RemotePayment
+from .models import WebhookDelivery
+from .services import WebhookFact, webhooks_apply
+
+logger = logging.getLogger(__name__)
+
+WAKE_KEY = "webhooks:credit-queued"
+# A woken worker that never came (a lost message) holds the key this long at most.
+WAKE_SECONDS = 60
+BATCH_SIZE = 500
+Outcome = WebhookDelivery.Outcome
+
+
+def fact_to_json(fact: WebhookFact) -> dict:
+    """JSON-safe: Decimal and datetime as strings."""
+    remote = asdict(fact.remote)
+    remote["amount"] = str(fact.remote.amount) if fact.remote.amount is not None else None
+    remote["paid_at"] = fact.remote.paid_at.isoformat() if fact.remote.paid_at else None
+    return {"provider_id": fact.provider_id, "gateway": fact.gateway, "remote": remote}
+
+
+def fact_from_json(data: dict) -> WebhookFact:
+    remote = data["remote"]
+    return WebhookFact(
+        provider_id=data["provider_id"],
+        gateway=data["gateway"],
+        remote=RemotePayment(
+            **{
+                **remote,
+                "amount": Decimal(remote["amount"]) if remote["amount"] is not None else None,
+                "paid_at": datetime.datetime.fromisoformat(remote["paid_at"])
+                if remote["paid_at"]
+                else None,
+            }
+        ),
+    )
+
+
+def webhook_delivery_verified(*, delivery: WebhookDelivery, facts: list[WebhookFact]) -> None:
+    """Keep what a verified delivery says was paid, for the worker to credit."""
+    delivery.facts = [fact_to_json(fact) for fact in facts]
+    delivery.outcome = Outcome.VERIFIED
+    delivery.event_id = facts[0].remote.event_id[:120]
+    delivery.save(update_fields=["facts", "outcome", "event_id"])
+
+
+def webhook_credit_wake() -> None:
+    """Have a worker credit the verified deliveries: one task however many arrive."""
+    if cache.add(WAKE_KEY, "queued", timeout=WAKE_SECONDS):
+        from .tasks import webhook_deliveries_credit_task
+
+        webhook_deliveries_credit_task.delay()
+
+
+def webhook_deliveries_credit() -> int:
+    """Credit every verified delivery waiting, oldest first; returns how many."""
+    # Taken first: a delivery verified from now on wakes another drain, and one
+    # verified before is seen by the look-ups below.
+    cache.delete(WAKE_KEY)
+    total = 0
+    while done := _batch_credit():
+        total += done
+    return total
+
+
+def _batch_credit() -> int:
+    with transaction.atomic():
+        # Two drains at once (two worker processes) take different deliveries.
+        deliveries = list(
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .filter(outcome=Outcome.VERIFIED)
+            .order_by("pk")
+            .only("pk", "facts")[:BATCH_SIZE]
+        )
+        if not deliveries:
+            return 0
+        try:
+            with transaction.atomic():
+                outcomes = webhooks_apply(
+                    facts=[fact_from_json(item) for d in deliveries for item in d.facts]
+                )
+        except Exception:  # noqa: BLE001 (each delivery is tried on its own below)
+            logger.warning("webhook batch redone one delivery at a time count=%s", len(deliveries))
+            for delivery in deliveries:
+                _delivery_credit(delivery)
+        else:
+            position = 0
+            for delivery in deliveries:
+                _outcomes_record(delivery, outcomes[position : position + len(delivery.facts)])
+                position += len(delivery.facts)
+        rows_update(WebhookDelivery, objects=deliveries, fields=["facts", "outcome", "detail"])
+    logger.info("webhook deliveries credited count=%s", len(deliveries))
+    return len(deliveries)
+
+
+def _delivery_credit(delivery: WebhookDelivery) -> None:
+    """One delivery's facts on their own; one that cannot be credited is marked failed
+    (staff see it among the gateway notices) instead of holding up the others."""
+    try:
+        with transaction.atomic():
+            outcomes = webhooks_apply(facts=[fact_from_json(item) for item in delivery.facts])
+    except Exception as error:  # noqa: BLE001 (recorded on the delivery and logged)
+        logger.exception("webhook delivery not credited delivery_id=%s", delivery.pk)
+        delivery.outcome = Outcome.FAILED
+        delivery.detail = f"{type(error).__name__}: {error}"[:300]
+        return
+    _outcomes_record(delivery, outcomes)
+
+
+def _outcomes_record(delivery: WebhookDelivery, outcomes: list[str]) -> None:
+    for item, outcome in zip(delivery.facts, outcomes, strict=True):
+        item["outcome"] = outcome
+    delivery.outcome = Outcome.DUPLICATE if set(outcomes) == {"duplicate"} else Outcome.PROCESSED
+    delivery.detail = ", ".join(outcomes)[:300]

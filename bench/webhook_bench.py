@@ -1,7 +1,7 @@
 """Webhook acknowledgement latency: 50 concurrent signed deliveries on gunicorn + PostgreSQL.
 
     .venv/bin/python bench/webhook_bench.py [--rounds 40] [--concurrency 50] [--workers 3]
-                                            [--worker-nice 0] [--sustained-seconds 10]
+                                            [--worker-nice 10] [--sustained-seconds 10]
 
 Creates its own database (antena_bench) on the PostgreSQL at BENCH_DATABASE_URL (default
 postgres://postgres@127.0.0.1:5432/antena_bench), migrates it, creates one ISP with a Stripe
@@ -19,8 +19,8 @@ process spent per delivery, and drops the database.
 
 The load generator is one thread with non-blocking sockets and requests built and signed
 before the clock starts, so that it takes as little as possible of the cores it shares with
-the server. `--worker-nice N` starts the Celery worker with `nice -n N` (default 0: the same
-priority as the web processes).
+the server. The worker runs at `scripts/worker.sh`'s CPU priority, nice 10 below the web
+processes as in production; `--worker-nice N` sets it (`WORKER_NICE`; 0: the same priority).
 """
 
 import argparse
@@ -386,7 +386,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
-    parser.add_argument("--worker-nice", type=int, default=0, help="nice value of Celery")
+    parser.add_argument(
+        "--worker-nice", type=int, default=10, help="WORKER_NICE of scripts/worker.sh"
+    )
     parser.add_argument("--sustained-seconds", type=float, default=10)
     args = parser.parse_args()
     database_url = os.environ.get(
@@ -429,9 +431,14 @@ def main() -> None:
             )
             processes.append(
                 subprocess.Popen(  # noqa: S603
-                    ["nice", "-n", str(args.worker_nice), "sh", "scripts/worker.sh"],  # noqa: S607
+                    ["sh", "scripts/worker.sh"],  # noqa: S607
                     cwd=ROOT,
-                    env={**env, "CELERY_CONCURRENCY": "2", "LOG_LEVEL": "INFO"},
+                    env={
+                        **env,
+                        "CELERY_CONCURRENCY": "2",
+                        "LOG_LEVEL": "INFO",
+                        "WORKER_NICE": str(args.worker_nice),
+                    },
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
@@ -479,9 +486,6 @@ def main() -> None:
         sustained_statuses = sorted({status for _seconds, status in sustained})
 
         expected = warm_up_count + len(set(burst_bodies)) + len(sustained)
-        # The load is over: let a lowered worker drain at normal priority.
-        for pid in [processes[1].pid, *_children(processes[1].pid)]:
-            os.setpriority(os.PRIO_PROCESS, pid, 0)
         drained = time.perf_counter()
         paid = entries = 0
         while time.perf_counter() - drained < 600:

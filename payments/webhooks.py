@@ -8,8 +8,8 @@ costs the worker a fraction of one task per delivery, on the cores the web answe
 too (docs/performance.md, "Webhook acknowledgement").
 
 Waking is one cache key: the first delivery after the worker started draining sets it
-and queues one task; those arriving while it is set queue nothing, because the drain
-that follows will see them. The beat runs a drain every minute too, for a worker that
+and queues one task, which starts a second later; those arriving while it is set queue
+nothing, because the drain that follows will see them. The beat runs a drain every minute too, for a worker that
 died between taking the key and finishing.
 """
 
@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 WAKE_KEY = "webhooks:credit-queued"
 # A woken worker that never came (a lost message) holds the key this long at most.
 WAKE_SECONDS = 60
+# The worker starts this long after the first delivery that woke it, so that those
+# arriving meanwhile (a gateway's burst) are credited together rather than one by one.
+WAKE_DELAY_SECONDS = 1.0
 BATCH_SIZE = 500
 Outcome = WebhookDelivery.Outcome
 
@@ -74,7 +77,7 @@ def webhook_credit_wake() -> None:
     if cache.add(WAKE_KEY, "queued", timeout=WAKE_SECONDS):
         from .tasks import webhook_deliveries_credit_task
 
-        webhook_deliveries_credit_task.delay()
+        webhook_deliveries_credit_task.apply_async(countdown=WAKE_DELAY_SECONDS)
 
 
 def webhook_deliveries_credit() -> int:

@@ -53,8 +53,8 @@ def queued():
     """As in production: the task goes to a worker (here: nowhere) instead of running."""
     celery_app.conf.task_always_eager = False
     try:
-        with mock.patch.object(webhook_deliveries_credit_task, "delay") as delay:
-            yield delay
+        with mock.patch.object(webhook_deliveries_credit_task, "apply_async") as apply_async:
+            yield apply_async
     finally:
         celery_app.conf.task_always_eager = True
 
@@ -69,7 +69,7 @@ def test_a_verified_delivery_is_two_statements_and_wakes_the_worker(
 
     assert response.status_code == 200
     assert response.json() == {"received": True, "outcomes": ["queued"]}
-    assert queued.call_args_list == [mock.call()]
+    assert queued.call_args_list == [mock.call(countdown=1.0)]
     delivery = WebhookDelivery.objects.get()
     assert (delivery.outcome, delivery.event_id) == ("verified", "evt_path")
     (fact,) = delivery.facts

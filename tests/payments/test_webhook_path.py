@@ -1,6 +1,8 @@
 """What one webhook delivery costs before it is answered: what is stored, how many
 queries, what is queued, and that no session or cookie is made for a gateway."""
 
+import math
+import time
 from unittest import mock
 
 import pytest
@@ -49,8 +51,9 @@ def _deliver(client, body: bytes, url: str = URL, **headers):
 
 
 @pytest.fixture
-def queued():
+def queued(monkeypatch):
     """As in production: the task goes to a worker (here: nowhere) instead of running."""
+    monkeypatch.setattr("payments.webhooks._queued_at", -math.inf)  # a new web process
     celery_app.conf.task_always_eager = False
     try:
         with mock.patch.object(webhook_deliveries_credit_task, "apply_async") as apply_async:
@@ -92,9 +95,30 @@ def test_deliveries_arriving_before_the_worker_drains_queue_no_more_tasks(
         assert _deliver(client, body).status_code == 200
     assert queued.call_count == 1
 
-    assert webhook_deliveries_credit() == 2  # the worker's turn
-    assert _deliver(client, bodies[2]).status_code == 200
+    # The worker's turn, a second later.
+    with mock.patch("payments.webhooks.time.monotonic", return_value=time.monotonic() + 1):
+        assert webhook_deliveries_credit() == 2
+        assert _deliver(client, bodies[2]).status_code == 200
     assert queued.call_count == 2
+
+
+def test_within_half_a_second_of_queuing_a_process_does_not_ask_redis_again(
+    client, account, payment, queued
+):
+    bodies = [api.intent_succeeded_body(payment, event_id=f"evt_{n}") for n in range(3)]
+    assert _deliver(client, bodies[0]).status_code == 200
+
+    with mock.patch("payments.webhooks.cache.add") as add:
+        assert _deliver(client, bodies[1]).status_code == 200
+    assert not add.called
+    with (
+        mock.patch("payments.webhooks.time.monotonic", return_value=time.monotonic() + 0.6),
+        mock.patch("payments.webhooks.cache.add", return_value=False) as add,
+    ):
+        assert _deliver(client, bodies[2]).status_code == 200
+    assert add.called
+    assert queued.call_count == 1
+    assert WebhookDelivery.objects.filter(outcome="verified").count() == 3
 
 
 def test_the_credit_task_stores_no_result():

@@ -122,7 +122,7 @@ def account_for(provider):
     return account
 
 
-def oxxo_payment_for(contract, *, intent_id: str):
+def oxxo_payment_for(contract, *, intent_id: str, reference: str = "12345678901234"):
     """A pending OXXO voucher for the contract's plan, as Stripe made it."""
     import datetime
 
@@ -138,7 +138,7 @@ def oxxo_payment_for(contract, *, intent_id: str):
         plan=contract.plan,
         amount=contract.plan.price,
         currency="MXN",
-        reference="12345678901234",
+        reference=reference,
         external_id=intent_id,
         expires_at=timezone.now() + datetime.timedelta(days=3),
     )

@@ -48,5 +48,8 @@ def test_twenty_concurrent_deliveries_of_one_event_credit_once(juan):
     assert ServicePeriod.objects.filter(contract=contract).count() == 1
     assert ProcessedEvent.objects.filter(gateway="stripe", event_id="evt_race").count() == 1
     assert WebhookDelivery.objects.count() == 20  # every delivery is kept as received
+    # Each request drained what it found waiting: none is left behind.
+    outcomes = sorted(WebhookDelivery.objects.values_list("outcome", flat=True))
+    assert outcomes == ["duplicate"] * 19 + ["processed"]
     contract.refresh_from_db()
     assert (contract.paid_until - before).days == 30

@@ -1,7 +1,6 @@
 """What one webhook delivery costs before it is answered: what is stored, how many
 queries, what is queued, and that no session or cookie is made for a gateway."""
 
-import math
 import time
 from unittest import mock
 
@@ -15,7 +14,6 @@ from payments import views
 from payments.models import GatewayAccount, WebhookDelivery
 from payments.tasks import webhook_deliveries_credit_task
 from payments.webhooks import webhook_deliveries_credit
-from portal.celery import app as celery_app
 
 from . import stripe_server as api
 
@@ -48,18 +46,6 @@ def _deliver(client, body: bytes, url: str = URL, **headers):
         HTTP_AUTHORIZATION="Bearer not-to-be-kept",
         **headers,
     )
-
-
-@pytest.fixture
-def queued(monkeypatch):
-    """As in production: the task goes to a worker (here: nowhere) instead of running."""
-    monkeypatch.setattr("payments.webhooks._queued_at", -math.inf)  # a new web process
-    celery_app.conf.task_always_eager = False
-    try:
-        with mock.patch.object(webhook_deliveries_credit_task, "apply_async") as apply_async:
-            yield apply_async
-    finally:
-        celery_app.conf.task_always_eager = True
 
 
 def test_a_verified_delivery_is_two_statements_and_wakes_the_worker(

@@ -1,0 +1,193 @@
+"""The worker's side of webhooks: every verified delivery waiting, credited in one go."""
+
+import datetime
+import threading
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from billing.models import LedgerEntry
+from payments.gateways import RemotePayment
+from payments.models import Payment, WebhookDelivery
+from payments.services import WebhookFact, webhook_apply
+from payments.webhooks import fact_from_json, fact_to_json, webhook_deliveries_credit
+from tests.factories import ContractFactory
+
+from . import stripe_server as api
+
+URL = "/webhooks/stripe/111/"
+
+
+def deliver(client, body: bytes):
+    response = client.post(
+        URL, body, content_type="application/json", HTTP_STRIPE_SIGNATURE=api.signature_header(body)
+    )
+    assert response.status_code == 200, response.content
+    return WebhookDelivery.objects.latest("pk")
+
+
+def subscribers(juan, count: int) -> list[Payment]:
+    """A pending Stripe OXXO payment for Juan and for `count - 1` more subscribers."""
+    contract = juan.contracts.get()
+    contracts = [contract] + [
+        ContractFactory(
+            provider=contract.provider,
+            number=str(8000 + n),
+            plan=contract.plan,
+            zone=contract.zone,
+            paid_until=None,
+        )
+        for n in range(count - 1)
+    ]
+    return [
+        api.oxxo_payment_for(c, intent_id=f"pi_drain_{n}", reference=f"{98760000000000 + n}")
+        for n, c in enumerate(contracts)
+    ]
+
+
+@pytest.mark.django_db
+def test_one_drain_credits_every_verified_delivery_once(client, juan, queued):
+    api.account_for(juan.provider)
+    first, second = subscribers(juan, 2)
+    stranger = Payment(public_id=uuid.uuid4(), external_id="pi_nobody", amount=Decimal("250"))
+    deliveries = [
+        deliver(client, api.intent_succeeded_body(first, event_id="evt_1")),
+        deliver(client, api.intent_succeeded_body(second, event_id="evt_2")),
+        deliver(client, api.intent_succeeded_body(first, event_id="evt_1")),  # a retry
+        deliver(client, api.intent_succeeded_body(first, event_id="evt_3")),  # another event
+        deliver(client, api.intent_succeeded_body(stranger, event_id="evt_4")),
+    ]
+    assert queued.call_count == 1
+    assert {d.outcome for d in WebhookDelivery.objects.all()} == {"verified"}
+
+    assert webhook_deliveries_credit() == 5
+
+    found = [WebhookDelivery.objects.get(pk=d.pk) for d in deliveries]
+    assert [(d.outcome, d.detail) for d in found] == [
+        ("processed", "credited"),
+        ("processed", "credited"),
+        ("duplicate", "duplicate"),
+        ("processed", "already_paid"),
+        ("processed", "unknown_payment"),
+    ]
+    assert [d.facts[0]["outcome"] for d in found] == [
+        "credited",
+        "credited",
+        "duplicate",
+        "already_paid",
+        "unknown_payment",
+    ]
+    assert LedgerEntry.objects.filter(kind="payment").count() == 2
+    for payment in (first, second):
+        payment.refresh_from_db()
+        assert payment.status == "paid"
+        payment.contract.refresh_from_db()
+        assert payment.contract.paid_until >= juan.provider.today() + datetime.timedelta(days=30)
+    assert webhook_deliveries_credit() == 0  # nothing left
+
+
+@pytest.mark.django_db
+def test_a_delivery_that_cannot_be_credited_is_marked_failed_and_the_others_land(
+    client, juan, queued
+):
+    api.account_for(juan.provider)
+    first, second = subscribers(juan, 2)
+    good = deliver(client, api.intent_succeeded_body(first, event_id="evt_good"))
+    broken = deliver(client, api.intent_succeeded_body(second, event_id="evt_broken"))
+    broken.facts[0]["remote"]["amount"] = "no es un importe"
+    broken.save(update_fields=["facts"])
+
+    assert webhook_deliveries_credit() == 2
+
+    good.refresh_from_db()
+    broken.refresh_from_db()
+    assert (good.outcome, good.detail) == ("processed", "credited")
+    assert broken.outcome == "failed"
+    assert broken.detail.startswith("InvalidOperation")
+    second.refresh_from_db()
+    assert second.status == "pending"
+    assert LedgerEntry.objects.filter(kind="payment").count() == 1
+
+
+def test_a_fact_is_kept_as_json_and_read_back_the_same():
+    paid_at = datetime.datetime(
+        2026, 11, 23, 10, 30, 5, tzinfo=datetime.timezone(datetime.timedelta(hours=-6))
+    )
+    fact = WebhookFact(
+        provider_id=7,
+        gateway="mercadopago",
+        remote=RemotePayment(
+            event_id="123",
+            external_id="987",
+            paid=True,
+            amount=Decimal("2590.50"),
+            currency="ARS",
+            paid_at=paid_at,
+            payment_public_id=str(uuid.uuid4()),
+            extra={"status_detail": "accredited"},
+        ),
+    )
+
+    assert fact_from_json(fact_to_json(fact)) == fact
+
+
+@pytest.mark.django_db
+def test_one_fact_gives_what_it_gave_before_batches(juan):
+    """`webhook_apply` is the one-fact form: each outcome of a webhook stays as it was."""
+    api.account_for(juan.provider)
+    (payment,) = subscribers(juan, 1)
+    remote = RemotePayment(
+        event_id="evt_x",
+        external_id=payment.external_id,
+        paid=True,
+        amount=payment.amount,
+        currency="MXN",
+        payment_public_id=str(payment.public_id),
+    )
+    apply = lambda remote: webhook_apply(  # noqa: E731
+        provider_id=juan.provider.pk, gateway="stripe", remote=remote
+    )
+
+    assert apply(RemotePayment(event_id="evt_w", external_id="pi", paid=False)) == "not_paid"
+    assert apply(remote) == "credited"
+    assert apply(remote) == "duplicate"
+    assert apply(RemotePayment(**{**remote.__dict__, "event_id": "evt_y"})) == "already_paid"
+    other_isp = RemotePayment(**{**remote.__dict__, "event_id": "evt_z"})
+    assert webhook_apply(provider_id=juan.provider.pk + 1, gateway="stripe", remote=other_isp) == (
+        "unknown_payment"
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_drains_at_once_take_different_deliveries_and_credit_each_once(juan, queued):
+    api.account_for(juan.provider)
+    payments = subscribers(juan, 12)
+    client = Client()
+    for n, payment in enumerate(payments):
+        deliver(client, api.intent_succeeded_body(payment, event_id=f"evt_{n}"))
+    barrier = threading.Barrier(2)
+    drained, errors = [], []
+
+    def drain():
+        try:
+            barrier.wait()
+            drained.append(webhook_deliveries_credit())
+        except Exception as error:  # noqa: BLE001 (reported below)
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=drain) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert sum(drained) == 12
+    assert set(WebhookDelivery.objects.values_list("outcome", flat=True)) == {"processed"}
+    assert LedgerEntry.objects.filter(kind="payment").count() == 12

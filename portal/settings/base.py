@@ -82,7 +82,7 @@ CACHE_URL = env("CACHE_URL", default=REDIS_URL)
 if CACHE_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "portal.cache.RedisCache",
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": "antena",
         }

@@ -32,8 +32,10 @@ from .services import WebhookFact, webhooks_apply
 logger = logging.getLogger(__name__)
 
 WAKE_KEY = "webhooks:credit-queued"
-# A woken worker that never came (a lost message) holds the key this long at most.
-WAKE_SECONDS = 60
+# A woken worker that never came (a lost message, a worker killed) holds the key this
+# long at most; the next delivery after it wakes another. A drain queued behind a long
+# task meanwhile is harmless: the second finds what the first left.
+WAKE_SECONDS = 10
 # The worker starts this long after the first delivery that woke it, so that those
 # arriving meanwhile (a gateway's burst) are credited together rather than one by one.
 WAKE_DELAY_SECONDS = 1.0

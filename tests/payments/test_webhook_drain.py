@@ -191,3 +191,11 @@ def test_two_drains_at_once_take_different_deliveries_and_credit_each_once(juan,
     assert sum(drained) == 12
     assert set(WebhookDelivery.objects.values_list("outcome", flat=True)) == {"processed"}
     assert LedgerEntry.objects.filter(kind="payment").count() == 12
+
+
+def test_the_beat_drains_every_minute_whatever_was_lost(settings):
+    """A wake-up whose task was lost (a Redis restart, a killed worker) is caught up."""
+    schedule = {
+        entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
+    }
+    assert schedule["payments.tasks.webhook_deliveries_credit_task"] <= 60

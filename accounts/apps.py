@@ -12,5 +12,6 @@ class AccountsConfig(AppConfig):
         from .bulk import AnyOf, RelatedAnyOf
 
         Field.register_lookup(AnyOf)
-        # Foreign keys look up only their own class's lookups, not Field's.
+        # Foreign keys cached their lookups when the models loaded, before this; and a
+        # foreign key's values may be objects, which RelatedIn turns into ids.
         ForeignObject.register_lookup(RelatedAnyOf)

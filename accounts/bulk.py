@@ -2,10 +2,12 @@
 
 Django's `bulk_create` and `bulk_update` are right for tens of rows. For tens of
 thousands, on PostgreSQL, these cost a fraction: COPY for inserts, one UPDATE joined to
-a VALUES list for updates. Measured figures are in docs/performance.md.
+one array per column (a VALUES list on SQLite) for updates, and `field__any=[…]`, an IN
+list sent as one array. Measured figures are in docs/performance.md.
 """
 
 import datetime
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -135,10 +137,14 @@ def _value_columns(count: int) -> list[str]:
     return [f"column{position}" for position in range(1, count + 1)]
 
 
+# "(40)" of varchar(40), "(14, 2)" of numeric(14, 2), "(3)" of timestamp(3) with time zone.
+_SIZE = re.compile(r"\(\d+(,\s*\d+)?\)")
+
+
 def _array_type(field: Field, connection: BaseDatabaseWrapper) -> str:
     """The column's type as an array, without length or precision: a value too long
     must be refused by the column, not cut by the cast."""
-    return f"{field.db_type(connection).split('(')[0]}[]"
+    return f"{_SIZE.sub('', field.db_type(connection))}[]"
 
 
 class _AnyArray:

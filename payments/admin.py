@@ -166,6 +166,14 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     search_fields = ["event_id", "provider_code"]
     readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
 
+    def get_queryset(self, request):
+        # A delivery names its ISP by code (it is stored before the code is looked up).
+        queryset = super().get_queryset(request)
+        if request.user.provider_id or not request.user.is_superuser:
+            provider = request.user.provider
+            return queryset.filter(provider_code=provider.code if provider else None)
+        return queryset
+
     def has_add_permission(self, request):
         return False
 

@@ -518,18 +518,21 @@ def webhooks_apply(*, facts: Sequence[WebhookFact]) -> list[str]:
     seen = ProcessedEvent.objects.filter(event_id__any={event for _gateway, event in fresh})
     for key in set(seen.values_list("gateway", "event_id")) & fresh.keys():
         outcomes[fresh.pop(key)] = "duplicate"
+    # Sorted: two drains recording some of the same events (a gateway's retries) take
+    # their index entries in the same order and so never deadlock.
+    events = sorted(fresh)
     try:
         with transaction.atomic():
             rows_insert(
                 ProcessedEvent,
                 objects=[
-                    ProcessedEvent(gateway=gateway, event_id=event) for gateway, event in fresh
+                    ProcessedEvent(gateway=gateway, event_id=event) for gateway, event in events
                 ],
             )
     except IntegrityError:
         # Another delivery of one of these events was recorded meanwhile: one at a time,
         # each waiting for the other's transaction to say whether it is a duplicate.
-        for key in list(fresh):
+        for key in events:
             try:
                 with transaction.atomic():
                     ProcessedEvent.objects.create(gateway=key[0], event_id=key[1])
@@ -553,6 +556,17 @@ def webhooks_apply(*, facts: Sequence[WebhookFact]) -> list[str]:
                     paid_at=remote.paid_at or timezone.now(),
                 ),
             )
+        )
+    if len(reports) > 1:
+        # One `payments_confirm` per gateway: their contracts are locked here first, all
+        # at once by primary key as every crediting call locks them; call by call, two
+        # gateways' contracts could be taken in an order a concurrent call reverses.
+        paid = [report.payment_id for group in reports.values() for _p, report in group]
+        list(
+            Contract.objects.select_for_update(of=("self",))
+            .filter(pk__in=Payment.objects.filter(pk__any=paid).values("contract_id"))
+            .order_by("pk")
+            .values_list("pk", flat=True)
         )
     for gateway, reported in reports.items():
         confirmations = payments_confirm(

@@ -421,7 +421,9 @@ def settlement_import_apply(
     Bad lines are recorded as invalid; good ones go through `payments_confirm` 500 at a
     time or are recorded with the reason they were not sent. Run again on an import that
     stopped half-way, it carries on where it stopped: lines already recorded are skipped.
-    While one run applies an import (or a part of it), another returns at once.
+    While one run applies a part of an import, another run of the same part returns at
+    once (parts are told apart by `part` and `parts`: keep SETTLEMENT_APPLY_PARTS while
+    imports are unfinished).
 
     With `parts` > 1, this run applies only part number `part` of the lines, so that
     several workers can apply one file at once (`settlement_import_queue`). Lines are

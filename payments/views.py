@@ -295,7 +295,7 @@ def _delivery_store(
 @csrf_exempt
 @require_POST
 def webhook(request: HttpRequest, gateway: str, provider_code: str) -> JsonResponse:
-    """Store the raw delivery, verify it, queue each fact for the worker, answer fast."""
+    """Store the raw delivery, verify it, keep its facts for the worker, answer fast."""
     if gateway not in Gateway.values or gateway == Gateway.REFERENCE:
         raise Http404
     delivery, account = _delivery_store(

@@ -21,7 +21,7 @@ from dataclasses import asdict
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import OperationalError, transaction
 
 from accounts.bulk import rows_update
 
@@ -96,9 +96,19 @@ def webhook_credit_wake() -> None:
         # it will see this delivery: no need to ask Redis. The half second is margin for
         # a worker whose clock runs ahead; past it, the key decides as usual.
         return
+    # Before the task's start is set: publishing may take a while, and the half second
+    # must not outlast the second the drain waits.
+    asked_at = time.monotonic()
     if cache.add(WAKE_KEY, "queued", timeout=WAKE_SECONDS):
-        webhook_deliveries_credit_task.apply_async(countdown=WAKE_DELAY_SECONDS)
-        _queued_at = time.monotonic()
+        try:
+            webhook_deliveries_credit_task.apply_async(countdown=WAKE_DELAY_SECONDS)
+        except Exception:  # noqa: BLE001 (the delivery is kept; the beat credits it)
+            # The broker is down: the gateway still gets its answer, since the delivery
+            # is on record, and the next delivery or the beat's drain takes it.
+            logger.exception("webhook credit not queued; the next drain takes it")
+            cache.delete(WAKE_KEY)
+            return
+        _queued_at = asked_at
 
 
 def webhook_deliveries_credit() -> int:
@@ -148,6 +158,10 @@ def _delivery_credit(delivery: WebhookDelivery) -> None:
     try:
         with transaction.atomic():
             outcomes = webhooks_apply(facts=[fact_from_json(item) for item in delivery.facts])
+    except OperationalError:
+        # A deadlock, a lost connection, a timeout: nothing wrong with the delivery. The
+        # whole drain is undone and the task tries again later (it retries on this).
+        raise
     except Exception as error:  # noqa: BLE001 (recorded on the delivery and logged)
         logger.exception("webhook delivery not credited delivery_id=%s", delivery.pk)
         delivery.outcome = Outcome.FAILED

@@ -6,14 +6,16 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.core.cache import cache
+from django.db import OperationalError, connection
 from django.test import Client
 
 from billing.models import LedgerEntry
 from payments.gateways import RemotePayment
 from payments.models import Payment, WebhookDelivery
 from payments.services import WebhookFact, webhook_apply
-from payments.webhooks import fact_from_json, fact_to_json, webhook_deliveries_credit
+from payments.tasks import webhook_credit, webhook_deliveries_credit_task
+from payments.webhooks import WAKE_KEY, fact_from_json, fact_to_json, webhook_deliveries_credit
 from tests.factories import ContractFactory
 
 from . import stripe_server as api
@@ -199,3 +201,94 @@ def test_the_beat_drains_every_minute_whatever_was_lost(settings):
         entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
     }
     assert schedule["payments.tasks.webhook_deliveries_credit_task"] <= 60
+
+
+@pytest.mark.django_db
+def test_a_passing_database_error_leaves_the_deliveries_for_the_next_drain(
+    client, juan, queued, monkeypatch
+):
+    api.account_for(juan.provider)
+    (payment,) = subscribers(juan, 1)
+    delivery = deliver(client, api.intent_succeeded_body(payment, event_id="evt_1"))
+
+    def deadlocked(**_kwargs):
+        raise OperationalError("deadlock detected")
+
+    monkeypatch.setattr("payments.webhooks.webhooks_apply", deadlocked)
+    with pytest.raises(OperationalError):
+        webhook_deliveries_credit()
+    delivery.refresh_from_db()
+    assert delivery.outcome == "verified"  # not failed: nothing is wrong with it
+
+    monkeypatch.undo()
+    assert webhook_deliveries_credit() == 1
+    delivery.refresh_from_db()
+    assert (delivery.outcome, delivery.detail) == ("processed", "credited")
+
+
+def test_the_drain_task_retries_on_a_database_error():
+    assert OperationalError in webhook_deliveries_credit_task.autoretry_for
+
+
+@pytest.mark.django_db
+def test_a_broker_that_is_down_still_answers_200_and_the_next_drain_credits(client, juan, queued):
+    api.account_for(juan.provider)
+    (payment,) = subscribers(juan, 1)
+    queued.side_effect = OSError("broker unreachable")
+
+    delivery = deliver(client, api.intent_succeeded_body(payment, event_id="evt_1"))
+
+    assert delivery.outcome == "verified"
+    assert cache.get(WAKE_KEY) is None  # the next delivery tries to wake a worker again
+    assert webhook_deliveries_credit() == 1  # the beat's drain
+    payment.refresh_from_db()
+    assert payment.status == "paid"
+
+
+@pytest.mark.django_db
+def test_a_message_queued_before_batches_is_still_credited(juan):
+    """A rolling deploy: an old web process queued `webhook_credit` for one fact."""
+    api.account_for(juan.provider)
+    (payment,) = subscribers(juan, 1)
+    delivery = WebhookDelivery.objects.create(gateway="stripe", provider_code="111", body="{}")
+    remote = RemotePayment(
+        event_id="evt_old",
+        external_id=payment.external_id,
+        paid=True,
+        amount=payment.amount,
+        currency="MXN",
+        payment_public_id=str(payment.public_id),
+    )
+    message = fact_to_json(WebhookFact(juan.provider.pk, "stripe", remote))["remote"]
+
+    assert webhook_credit.delay(juan.provider.pk, "stripe", message, delivery.pk).get() == (
+        "credited"
+    )
+
+    delivery.refresh_from_db()
+    assert (delivery.outcome, delivery.event_id) == ("processed", "evt_old")
+    payment.refresh_from_db()
+    assert payment.status == "paid"
+
+
+@pytest.mark.django_db
+def test_staff_of_an_isp_see_only_their_isps_deliveries(client, juan, settings):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import ProviderFactory, UserFactory
+
+    settings.ADMIN_REQUIRE_MFA = False
+    ProviderFactory(code="222", name="Interatos", handle_domain="interatos")
+    mine = WebhookDelivery.objects.create(gateway="stripe", provider_code="111", body="{}")
+    theirs = WebhookDelivery.objects.create(gateway="stripe", provider_code="222", body="{}")
+    clerk = UserFactory(provider=juan.provider, username="ana", is_staff=True)
+    clerk.user_permissions.set(Permission.objects.filter(codename="view_webhookdelivery"))
+    client.force_login(clerk)
+
+    listing = client.get("/admin/payments/webhookdelivery/")
+    assert listing.status_code == 200
+    assert list(listing.context["cl"].queryset) == [mine]
+    assert client.get(f"/admin/payments/webhookdelivery/{theirs.pk}/change/").status_code in (
+        302,
+        404,
+    )

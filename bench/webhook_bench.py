@@ -1,6 +1,6 @@
 """Webhook acknowledgement latency: 50 concurrent signed deliveries on gunicorn + PostgreSQL.
 
-    .venv/bin/python bench/webhook_bench.py [--rounds 40] [--concurrency 50] [--workers 3]
+    .venv/bin/python bench/webhook_bench.py [--rounds 40] [--concurrency 50] [--workers 4]
                                             [--worker-nice 10] [--sustained-seconds 10]
 
 Creates its own database (antena_bench) on the PostgreSQL at BENCH_DATABASE_URL (default
@@ -385,7 +385,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (Compose: 4)")
     parser.add_argument(
         "--worker-nice", type=int, default=10, help="WORKER_NICE of scripts/worker.sh"
     )

@@ -7,15 +7,18 @@ from .services import payments_expire, webhook_apply
 from .settlement import settlement_import_apply
 from .webhooks import fact_from_json, webhook_deliveries_credit
 
+# Acknowledged once done, tried again after a deadlock or a lost connection, and no
+# result kept in Redis: nobody reads it (the outcomes are written on the rows).
+RETRIED_ON_DATABASE_ERRORS = {
+    "acks_late": True,
+    "ignore_result": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+    "max_retries": 5,
+}
 
-# Nobody reads its result (outcomes are written on the deliveries): not stored in Redis.
-@shared_task(
-    acks_late=True,
-    ignore_result=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=5,
-)
+
+@shared_task(**RETRIED_ON_DATABASE_ERRORS)
 def webhook_deliveries_credit_task() -> int:
     """Credit the verified webhook deliveries waiting (payments.webhooks)."""
     return webhook_deliveries_credit()
@@ -48,14 +51,7 @@ def payments_expire_task() -> int:
     return payments_expire()
 
 
-# The outcome is on the import itself: no result is stored in Redis.
-@shared_task(
-    acks_late=True,
-    ignore_result=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=5,
-)
+@shared_task(**RETRIED_ON_DATABASE_ERRORS)
 def settlement_import_apply_task(settlement_id: int, part: int = 0, parts: int = 1) -> None:
     """Apply a part of an uploaded settlement file. Run twice, it carries on or does nothing."""
     settlement = SettlementImport.objects.select_related("provider").get(pk=settlement_id)

@@ -50,6 +50,18 @@ def subscribers(juan, count: int) -> list[Payment]:
     ]
 
 
+def paid_in_full(payment, *, event_id: str) -> RemotePayment:
+    """What Stripe says when the payment's whole amount arrived."""
+    return RemotePayment(
+        event_id=event_id,
+        external_id=payment.external_id,
+        paid=True,
+        amount=payment.amount,
+        currency="MXN",
+        payment_public_id=str(payment.public_id),
+    )
+
+
 @pytest.mark.django_db
 def test_one_drain_credits_every_verified_delivery_once(client, juan, queued):
     api.account_for(juan.provider)
@@ -141,14 +153,7 @@ def test_one_fact_gives_what_it_gave_before_batches(juan):
     """`webhook_apply` is the one-fact form: each outcome of a webhook stays as it was."""
     api.account_for(juan.provider)
     (payment,) = subscribers(juan, 1)
-    remote = RemotePayment(
-        event_id="evt_x",
-        external_id=payment.external_id,
-        paid=True,
-        amount=payment.amount,
-        currency="MXN",
-        payment_public_id=str(payment.public_id),
-    )
+    remote = paid_in_full(payment, event_id="evt_x")
     apply = lambda remote: webhook_apply(  # noqa: E731
         provider_id=juan.provider.pk, gateway="stripe", remote=remote
     )
@@ -251,14 +256,7 @@ def test_a_message_queued_before_batches_is_still_credited(juan):
     api.account_for(juan.provider)
     (payment,) = subscribers(juan, 1)
     delivery = WebhookDelivery.objects.create(gateway="stripe", provider_code="111", body="{}")
-    remote = RemotePayment(
-        event_id="evt_old",
-        external_id=payment.external_id,
-        paid=True,
-        amount=payment.amount,
-        currency="MXN",
-        payment_public_id=str(payment.public_id),
-    )
+    remote = paid_in_full(payment, event_id="evt_old")
     message = fact_to_json(WebhookFact(juan.provider.pk, "stripe", remote))["remote"]
 
     assert webhook_credit.delay(juan.provider.pk, "stripe", message, delivery.pk).get() == (

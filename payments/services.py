@@ -236,6 +236,9 @@ class PaymentReport:
     currency: str
     paid_at: datetime.datetime
     note: str = ""
+    # Where this report came from, when it is not the call's `source` (one batch of
+    # webhooks holds several gateways').
+    source: str = ""
 
 
 @transaction.atomic
@@ -275,7 +278,8 @@ def payments_confirm(
     payment event. Returns one confirmation per report.
 
     The writes are set-wise (one INSERT or UPDATE for many rows), so a settlement file
-    can credit hundreds of payments in one call.
+    can credit hundreds of payments in one call. A report's own `source`, when it has
+    one, is what its payment event records instead of the call's.
     """
     payment_ids = {report.payment_id for report in reports}
     # Contracts first, then payments, each set by primary key: the order in which asking
@@ -316,12 +320,13 @@ def payments_confirm(
     credited: list[tuple[Payment, PaymentReport]] = []
     for report in reports:
         payment = payments[report.payment_id]
+        said_by = report.source or source
         if payment.status == Payment.Status.PAID:
             events.append(
                 _event_new(
                     payment,
                     PaymentEvent.Kind.DUPLICATE,
-                    source=source,
+                    source=said_by,
                     actor=actor,
                     note=report.note,
                 )
@@ -338,7 +343,7 @@ def payments_confirm(
                 _event_new(
                     payment,
                     PaymentEvent.Kind.HELD,
-                    source=source,
+                    source=said_by,
                     actor=actor,
                     note=_(
                         "recibido %(amount)s %(currency)s, esperado %(expected)s "
@@ -352,7 +357,7 @@ def payments_confirm(
                     },
                 )
             )
-            logger.warning("payment held for review payment_id=%s source=%s", payment.pk, source)
+            logger.warning("payment held for review payment_id=%s source=%s", payment.pk, said_by)
             confirmations.append(Confirmation(payment=payment, outcome="held"))
             continue
         payment.paid_late = payment.status in (
@@ -365,7 +370,7 @@ def payments_confirm(
         if payment.paid_late:
             note = note + (" · " if note else "") + paid_late_note
         events.append(
-            _event_new(payment, PaymentEvent.Kind.PAID, source=source, actor=actor, note=note)
+            _event_new(payment, PaymentEvent.Kind.PAID, source=said_by, actor=actor, note=note)
         )
         confirmations.append(Confirmation(payment=payment, outcome="credited"))
     _credits_record(credited=credited, actor=actor)
@@ -503,8 +508,8 @@ def webhooks_apply(*, facts: Sequence[WebhookFact]) -> list[str]:
     A fact whose (gateway, event id) was seen before, in this call or any earlier one, is
     "duplicate". A fact that says "not paid" is not recorded, so it cannot use up the
     event id of the delivery that will say "paid". A paid fact about no payment of that
-    ISP is "unknown_payment". The others go through `payments_confirm` together, one call
-    per gateway: "credited", "already_paid" or "held".
+    ISP is "unknown_payment". The others go through one `payments_confirm` together
+    (each payment event names its gateway): "credited", "already_paid" or "held".
     """
     outcomes: list[str] = [""] * len(facts)
     fresh: dict[tuple[str, str], int] = {}  # (gateway, event id): its first fact
@@ -540,37 +545,27 @@ def webhooks_apply(*, facts: Sequence[WebhookFact]) -> list[str]:
                 outcomes[fresh.pop(key)] = "duplicate"
     positions = sorted(fresh.values())
     payment_ids = _payments_for_facts([facts[position] for position in positions])
-    reports: dict[str, list[tuple[int, PaymentReport]]] = {}
+    reported: list[tuple[int, PaymentReport]] = []
     for position, payment_id in zip(positions, payment_ids, strict=True):
         if payment_id is None:
             outcomes[position] = "unknown_payment"
             continue
-        remote = facts[position].remote
-        reports.setdefault(facts[position].gateway, []).append(
+        fact = facts[position]
+        reported.append(
             (
                 position,
                 PaymentReport(
                     payment_id=payment_id,
-                    amount=remote.amount,
-                    currency=remote.currency,
-                    paid_at=remote.paid_at or timezone.now(),
+                    amount=fact.remote.amount,
+                    currency=fact.remote.currency,
+                    paid_at=fact.remote.paid_at or timezone.now(),
+                    source=f"webhook:{fact.gateway}",
                 ),
             )
         )
-    if len(reports) > 1:
-        # One `payments_confirm` per gateway: their contracts are locked here first, all
-        # at once by primary key as every crediting call locks them; call by call, two
-        # gateways' contracts could be taken in an order a concurrent call reverses.
-        paid = [report.payment_id for group in reports.values() for _p, report in group]
-        list(
-            Contract.objects.select_for_update(of=("self",))
-            .filter(pk__in=Payment.objects.filter(pk__any=paid).values("contract_id"))
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-    for gateway, reported in reports.items():
+    if reported:
         confirmations = payments_confirm(
-            reports=[report for _position, report in reported], source=f"webhook:{gateway}"
+            reports=[report for _position, report in reported], source="webhook"
         )
         for (position, _report), confirmation in zip(reported, confirmations, strict=True):
             outcomes[position] = confirmation.outcome

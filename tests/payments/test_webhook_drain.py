@@ -12,8 +12,8 @@ from django.test import Client
 
 from billing.models import LedgerEntry
 from payments.gateways import RemotePayment
-from payments.models import Payment, WebhookDelivery
-from payments.services import WebhookFact, webhook_apply
+from payments.models import Payment, PaymentEvent, WebhookDelivery
+from payments.services import WebhookFact, webhook_apply, webhooks_apply
 from payments.tasks import webhook_credit, webhook_deliveries_credit_task
 from payments.webhooks import WAKE_KEY, fact_from_json, fact_to_json, webhook_deliveries_credit
 from tests.factories import ContractFactory
@@ -290,3 +290,21 @@ def test_staff_of_an_isp_see_only_their_isps_deliveries(client, juan, settings):
         302,
         404,
     )
+
+
+@pytest.mark.django_db
+def test_a_batch_of_two_gateways_facts_names_each_gateway_in_the_history(juan):
+    stripe_payment, other = subscribers(juan, 2)
+    Payment.objects.filter(pk=other.pk).update(gateway="mercadopago", external_id="123456")
+    other.refresh_from_db()
+
+    outcomes = webhooks_apply(
+        facts=[
+            WebhookFact(juan.provider.pk, "stripe", paid_in_full(stripe_payment, event_id="e1")),
+            WebhookFact(juan.provider.pk, "mercadopago", paid_in_full(other, event_id="e2")),
+        ]
+    )
+
+    assert outcomes == ["credited", "credited"]
+    sources = dict(PaymentEvent.objects.filter(kind="paid").values_list("payment_id", "source"))
+    assert sources == {stripe_payment.pk: "webhook:stripe", other.pk: "webhook:mercadopago"}

@@ -14,7 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.bulk import rows_insert
+from accounts.bulk import rows_insert, rows_update
 from accounts.models import Contract, Provider, User
 from accounts.money import money_quantize
 from plans.models import Plan
@@ -261,7 +261,7 @@ def invoices_settle(*, credits: Sequence[tuple[int, Decimal]]) -> None:
         .order_by("pk")
     ):
         open_by_contract[invoice.contract_id].append(invoice)
-    applied: dict[int, Decimal] = defaultdict(Decimal)
+    paid: dict[int, Invoice] = {}
     for contract_id, amount in credits:
         remaining = money_quantize(amount)
         invoices = sorted(
@@ -273,10 +273,10 @@ def invoices_settle(*, credits: Sequence[tuple[int, Decimal]]) -> None:
             share = min(remaining, invoice.amount_due)
             if share > 0:
                 invoice.amount_paid += share
-                applied[invoice.pk] += share
+                paid[invoice.pk] = invoice
                 remaining -= share
-    for invoice_id, amount in applied.items():
-        Invoice.objects.filter(pk=invoice_id).update(amount_paid=F("amount_paid") + amount)
+    # The invoices are locked since they were read: what they owe now is written as is.
+    rows_update(Invoice, objects=list(paid.values()), fields=["amount_paid"])
 
 
 def invoice_store_pdf(*, invoice: Invoice, content: bytes) -> None:

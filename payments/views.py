@@ -5,24 +5,21 @@ import logging
 from allauth.core.ratelimit import consume_or_429
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from accounts.context_processors import request_contracts
-from accounts.models import Provider
 from billing.pagination import page_get
 from billing.selectors import invoice_for_user
 from plans.selectors import prepaid_plan_for, promotions_active_for, promotions_by_plan
 
 from .codes import barcode_svg, qr_svg
 from .gateways import GatewayError, PaymentUrls, WebhookRejected, adapter_for
-from .models import Gateway, GatewayAccount, Payment, WebhookDelivery
+from .models import Gateway, Payment, WebhookDelivery
 from .selectors import gateway_options_for, payment_for_user, payments_for, payments_pending_for
 from .services import (
     PaymentError,
@@ -31,9 +28,8 @@ from .services import (
     payment_promise_make,
     payment_start,
 )
-from .tasks import webhook_deliveries_credit_task
 from .voucher import voucher_pdf
-from .webhooks import webhook_credit_wake, webhook_delivery_verified
+from .webhooks import webhook_delivery_accept, webhook_delivery_close, webhook_delivery_store
 
 logger = logging.getLogger(__name__)
 
@@ -221,123 +217,40 @@ _KEPT_HEADERS = (
 )
 
 
-_DELIVERY_FIELDS = [
-    field
-    for field in WebhookDelivery._meta.concrete_fields
-    if field is not WebhookDelivery._meta.pk
-]
-_ACCOUNT_FIELDS = GatewayAccount._meta.concrete_fields
-# Every delivery row is inserted; the account comes back only when it exists and is on.
-# Only table and column names from the models are formatted in; values are parameters.
-_DELIVERY_STORE_SQL = """
-WITH delivery AS (
-    INSERT INTO {delivery_table} ({delivery_columns}) VALUES ({placeholders}) RETURNING id
-)
-SELECT delivery.id, {account_columns}
-FROM delivery
-LEFT JOIN {account_table} account
-    ON account.gateway = %s AND account.is_enabled
-    AND account.provider_id = (SELECT id FROM {provider_table} WHERE code = %s)
-""".format(  # noqa: S608
-    delivery_table=WebhookDelivery._meta.db_table,
-    delivery_columns=", ".join(field.column for field in _DELIVERY_FIELDS),
-    placeholders=", ".join("%s" for _field in _DELIVERY_FIELDS),
-    account_table=GatewayAccount._meta.db_table,
-    account_columns=", ".join(f"account.{field.column}" for field in _ACCOUNT_FIELDS),
-    provider_table=Provider._meta.db_table,
-)
-
-
-def _delivery_store(
-    *, gateway: str, provider_code: str, body: str, headers: dict[str, str]
-) -> tuple[WebhookDelivery, GatewayAccount | None]:
-    """Store the raw delivery (committed before anything else happens) and find the
-    ISP's enabled account for this gateway, or None.
-
-    On PostgreSQL both happen in one statement: the webhook answer's time is mostly CPU,
-    and the two ORM queries cost about 0.8 ms more per delivery than this statement
-    (docs/performance.md, "Webhook acknowledgement"). Other databases use the ORM.
-    """
-    delivery = WebhookDelivery(
-        gateway=gateway,
-        provider_code=provider_code[:12],
-        body=body,
-        headers=headers,
-        received_at=timezone.now(),
-    )
-    if connection.vendor != "postgresql":
-        delivery.save(force_insert=True)
-        account = GatewayAccount.objects.filter(
-            provider__code=provider_code, gateway=gateway, is_enabled=True
-        ).first()
-        return delivery, account
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _DELIVERY_STORE_SQL,
-            [
-                *(
-                    field.get_db_prep_save(getattr(delivery, field.attname), connection)
-                    for field in _DELIVERY_FIELDS
-                ),
-                gateway,
-                provider_code,
-            ],
-        )
-        delivery.pk, *account_values = cursor.fetchone()
-    delivery._state.adding = False
-    if account_values[0] is None:
-        return delivery, None
-    return delivery, GatewayAccount.from_db(
-        connection.alias, [field.attname for field in _ACCOUNT_FIELDS], account_values
-    )
-
-
 @csrf_exempt
 @require_POST
 def webhook(request: HttpRequest, gateway: str, provider_code: str) -> JsonResponse:
     """Store the raw delivery, verify it, keep its facts for the worker, answer fast."""
     if gateway not in Gateway.values or gateway == Gateway.REFERENCE:
         raise Http404
-    delivery, account = _delivery_store(
+    delivery, account = webhook_delivery_store(
         gateway=gateway,
         provider_code=provider_code,
         body=request.body.decode("utf-8", errors="replace")[:100_000],
         headers={name: request.headers[name] for name in _KEPT_HEADERS if name in request.headers},
     )
     if account is None:
-        _delivery_close(delivery, WebhookDelivery.Outcome.REJECTED, "no such gateway account")
+        webhook_delivery_close(
+            delivery, WebhookDelivery.Outcome.REJECTED, "no such gateway account"
+        )
         return JsonResponse({"error": "unknown gateway account"}, status=404)
     try:
         facts = adapter_for(gateway).webhook(request=request, account=account)
     except WebhookRejected as error:
-        _delivery_close(delivery, WebhookDelivery.Outcome.REJECTED, str(error))
+        webhook_delivery_close(delivery, WebhookDelivery.Outcome.REJECTED, str(error))
         return JsonResponse({"error": str(error)}, status=400)
     except GatewayError as error:
         # We could not confirm with the gateway: ask it to deliver again later.
-        _delivery_close(delivery, WebhookDelivery.Outcome.RECEIVED, str(error))
+        webhook_delivery_close(delivery, WebhookDelivery.Outcome.RECEIVED, str(error))
         return JsonResponse({"error": "try again later"}, status=503)
     # Verified: acknowledge now; the worker credits and records the outcome on the delivery.
     if not facts:
-        _delivery_close(delivery, WebhookDelivery.Outcome.IGNORED, "no payment in this event")
+        webhook_delivery_close(
+            delivery, WebhookDelivery.Outcome.IGNORED, "no payment in this event"
+        )
         return JsonResponse({"received": True, "outcomes": []})
-    webhook_delivery_verified(
+    outcomes = webhook_delivery_accept(
         delivery=delivery,
         facts=[WebhookFact(account.provider_id, gateway, fact) for fact in facts],
     )
-    webhook_credit_wake()
-    if webhook_deliveries_credit_task.app.conf.task_always_eager:
-        # No worker (tests, `make run` without Redis): credited already, say how.
-        delivery.refresh_from_db(fields=["facts"])
-        return JsonResponse(
-            {
-                "received": True,
-                "outcomes": [item.get("outcome", "queued") for item in delivery.facts],
-            }
-        )
-    return JsonResponse({"received": True, "outcomes": ["queued"] * len(facts)})
-
-
-def _delivery_close(delivery: WebhookDelivery, outcome: str, detail: str) -> None:
-    delivery.outcome = outcome
-    delivery.detail = detail[:300]
-    delivery.save(update_fields=["outcome", "detail", "event_id"])
+    return JsonResponse({"received": True, "outcomes": outcomes})

@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from billing.models import LedgerEntry
-from payments import views
+from payments import webhooks
 from payments.models import GatewayAccount, WebhookDelivery
 from payments.tasks import webhook_deliveries_credit_task
 from payments.webhooks import webhook_deliveries_credit
@@ -143,7 +143,7 @@ def test_no_enabled_account_is_404_with_the_delivery_kept(
     client, account, payment, queued, monkeypatch, vendor_path, url, enabled
 ):
     if vendor_path == "the ORM":
-        monkeypatch.setattr(views.connection, "vendor", "other")
+        monkeypatch.setattr(webhooks.connection, "vendor", "other")
     GatewayAccount.objects.filter(pk=account.pk).update(is_enabled=enabled)
 
     response = _deliver(client, _body(payment), url=url)
@@ -161,9 +161,9 @@ def test_the_account_found_is_the_whole_account(
     account, monkeypatch, vendor_path, django_assert_num_queries
 ):
     if vendor_path == "the ORM":
-        monkeypatch.setattr(views.connection, "vendor", "other")
+        monkeypatch.setattr(webhooks.connection, "vendor", "other")
 
-    delivery, found = views._delivery_store(
+    delivery, found = webhooks.webhook_delivery_store(
         gateway="stripe", provider_code="111", body="{}", headers={"Content-Type": "x"}
     )
 
@@ -181,7 +181,7 @@ def test_the_account_found_is_the_whole_account(
     )
     # The delivery is a saved row: closing it is an UPDATE of that row.
     with django_assert_num_queries(1):
-        views._delivery_close(delivery, WebhookDelivery.Outcome.IGNORED, "test")
+        webhooks.webhook_delivery_close(delivery, WebhookDelivery.Outcome.IGNORED, "test")
     assert WebhookDelivery.objects.get().outcome == "ignored"
 
 

@@ -5,13 +5,3 @@ from django.utils.translation import gettext_lazy as _
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = _("Cuentas y contratos")
-
-    def ready(self) -> None:
-        from django.db.models import Field, ForeignObject
-
-        from .bulk import AnyOf, RelatedAnyOf
-
-        Field.register_lookup(AnyOf)
-        # Foreign keys cached their lookups when the models loaded, before this; and a
-        # foreign key's values may be objects, which RelatedIn turns into ids.
-        ForeignObject.register_lookup(RelatedAnyOf)

@@ -20,8 +20,9 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from core.phones import phone_normalize
+
 from .models import Contract, Provider
-from .phones import phone_normalize
 
 logger = logging.getLogger(__name__)
 

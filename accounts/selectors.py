@@ -2,8 +2,9 @@
 
 from django.db.models import Q, QuerySet
 
+from core.phones import phone_variants
+
 from .models import Contract, Provider, User
-from .phones import phone_variants
 
 
 def contract_find_claimable(*, provider_code: str, number: str, phone: str) -> Contract | None:

@@ -16,6 +16,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from core.phones import phone_mask
+
 from .context_processors import SESSION_CONTRACT_KEY, request_contracts
 from .forms import (
     ClaimStartForm,
@@ -25,7 +27,6 @@ from .forms import (
     PasswordResetRequestForm,
 )
 from .models import User, VerificationCode
-from .phones import phone_mask
 from .selectors import contract_claimable_get, contract_find_claimable, users_for_login
 from .services import (
     ClaimError,

@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 
-from accounts.money import money_format
+from core.money import money_format
 
 from .forms import AdjustmentForm, InvoiceIssueForm, ReasonForm
 from .models import Invoice, InvoiceLine, LedgerEntry, ServicePeriod

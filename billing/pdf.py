@@ -1,8 +1,7 @@
 """Invoice PDFs with WeasyPrint. Rendered once, stored, served from storage after that.
 
-The document never fetches anything: styles are inline, the logo is a data: URI, and the
-URL fetcher refuses every other URL, so a hostile value in a field cannot reach the
-network or the file system.
+The document never fetches anything (core.pdf): styles are inline and the logo is a
+data: URI.
 """
 
 import base64
@@ -10,17 +9,12 @@ import mimetypes
 
 from django.template.loader import render_to_string
 from django.utils import translation
-from weasyprint import HTML, URLFetcher
+from weasyprint import HTML
+
+from core.pdf import OfflineURLFetcher
 
 from .models import Invoice
 from .services import invoice_store_pdf
-
-
-class OfflineURLFetcher(URLFetcher):
-    def fetch(self, url, headers=None):
-        if url.startswith("data:"):
-            return super().fetch(url, headers)
-        raise ValueError("invoice PDFs fetch nothing")
 
 
 def _logo_data_uri(invoice: Invoice) -> str:

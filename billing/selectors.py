@@ -5,7 +5,7 @@ from decimal import Decimal
 from django.db.models import F, QuerySet, Sum, Window
 
 from accounts.models import Contract, User
-from accounts.money import money_quantize
+from core.money import money_quantize
 
 from .models import Invoice, LedgerEntry
 

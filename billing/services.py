@@ -14,9 +14,9 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.bulk import rows_insert, rows_update
 from accounts.models import Contract, Provider, User
-from accounts.money import money_quantize
+from core.bulk import rows_insert, rows_update
+from core.money import money_quantize
 from plans.models import Plan
 
 from .models import (

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Provider
-from accounts.phones import phone_variants
+from core.phones import phone_variants
 
 from .models import Payment
 from .services import PaymentError, payment_confirm

@@ -12,9 +12,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.bulk import rows_insert, rows_update
 from accounts.models import Contract, Provider, User
-from accounts.money import money_quantize
 from billing.models import Invoice, LedgerEntry
 from billing.services import (
     Extension,
@@ -24,6 +22,8 @@ from billing.services import (
     ledger_record,
     prepaid_extend_many,
 )
+from core.bulk import rows_insert, rows_update
+from core.money import money_quantize
 from plans.models import Plan, Promotion
 from plans.selectors import promotions_active_for, promotions_by_plan
 

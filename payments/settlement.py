@@ -36,11 +36,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from accounts.bulk import rows_insert
 from accounts.imports import LineError, value_shown
 from accounts.models import Provider, User
-from accounts.money import money_format
 from billing.services import BillingError
+from core.bulk import rows_insert
+from core.money import money_format
 
 from .gateways.reference import reference_is_valid
 from .models import Payment, SettlementImport, SettlementLine

@@ -3,7 +3,7 @@
 from django.template.loader import render_to_string
 from weasyprint import HTML
 
-from billing.pdf import OfflineURLFetcher
+from core.pdf import OfflineURLFetcher
 
 from .codes import barcode_svg
 from .models import Payment

@@ -24,8 +24,8 @@ from django.core.cache import cache
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from accounts.bulk import rows_update
 from accounts.models import Provider
+from core.bulk import rows_update
 
 from .gateways import RemotePayment
 from .models import GatewayAccount, WebhookDelivery

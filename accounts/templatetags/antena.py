@@ -4,7 +4,7 @@ from babel.dates import format_date
 from django import template
 
 from accounts.models import Provider
-from accounts.money import money_format
+from core.money import money_format
 
 register = template.Library()
 

@@ -137,7 +137,7 @@ def test_issuing_renders_and_stores_the_pdf_after_commit(settings, tmp_path):
 
 @pytest.mark.django_db
 def test_the_pdf_fetches_nothing_even_when_a_field_points_elsewhere(ar_invoice):
-    from billing.pdf import OfflineURLFetcher
+    from core.pdf import OfflineURLFetcher
 
     fetcher = OfflineURLFetcher()
     for url in ("http://127.0.0.1:1/x.png", "file:///etc/passwd", "https://example.com/a.css"):

@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 import time_machine
 
-from accounts.money import money_format
 from billing.models import LedgerEntry
 from billing.services import invoices_settle, ledger_record
+from core.money import money_format
 from plans.models import Promotion
 from tests.factories import ContractFactory, PlanFactory, ProviderFactory, UserFactory, ZoneFactory
 

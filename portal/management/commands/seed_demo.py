@@ -6,8 +6,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Contract, Provider, User
-from accounts.phones import phone_normalize
 from billing.demo import postpaid_history_seed, prepaid_history_seed
+from core.phones import phone_normalize
 from payments.models import GatewayAccount
 from payments.services import support_group_ensure
 from plans.models import Plan, Zone

@@ -167,7 +167,7 @@ class AnyOf(_AnyArray, In):
 
     `pk IN (%s, %s, …)` with 500 values costs psycopg about a millisecond of splitting
     the statement at each placeholder, on every call; `pk = ANY(%s)` costs nothing of
-    the kind. Other databases get `IN (…)`. Registered by AccountsConfig on every
+    the kind. Other databases get `IN (…)`. Registered by CoreConfig on every
     field; `RelatedAnyOf` is the same for foreign keys (`contract__any=[…]`).
     """
 

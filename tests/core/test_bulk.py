@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from django.db import DataError, IntegrityError, transaction
 
-from accounts.bulk import rows_insert, rows_update
 from billing.models import LedgerEntry, ServicePeriod
+from core.bulk import rows_insert, rows_update
 from payments.models import Payment
 from tests.factories import ContractFactory
 

@@ -4,10 +4,8 @@ The file format is a stable interface (DESIGN.md): UTF-8 with a header row and t
 in `COLUMNS`. Used by `manage.py import_contracts` and by "Importar CSV" in the admin.
 """
 
-import csv
 import dataclasses
 import datetime
-import io
 import logging
 import re
 from collections import defaultdict
@@ -17,9 +15,11 @@ from typing import IO, Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from core.csvfile import CsvFile, CsvRecord, FileRefused, LineError, value_shown
 from core.phones import phone_normalize
 
 from .models import Contract, Provider
@@ -44,19 +44,6 @@ MAX_BYTES = 5 * 1024 * 1024
 # Rows per query: keeps `IN (...)` lists and bulk writes under SQLite's parameter limit.
 BATCH_SIZE = 500
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-@dataclasses.dataclass(frozen=True)
-class LineError:
-    """One problem in the file; `line` is None when it is about the whole file."""
-
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        if self.line is None:
-            return self.message
-        return _("línea %(line)s: %(message)s") % {"line": self.line, "message": self.message}
 
 
 @dataclasses.dataclass
@@ -106,14 +93,15 @@ class _ContractRow:
     values: dict[str, Any]
 
 
-class _FileRejected(Exception):
-    def __init__(self, error: LineError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-def contracts_import(*, rows_file: IO[bytes], dry_run: bool = False) -> ImportReport:
+def contracts_import(
+    *,
+    rows_file: IO[bytes],
+    dry_run: bool = False,
+    providers: QuerySet[Provider] | None = None,
+) -> ImportReport:
     """Create or update contracts on (provider, contract number) from a CSV file.
+
+    `providers` are the ISPs the file may name (staff of one ISP: theirs); None: any.
 
     When any line is wrong nothing is written and the report lists every wrong line.
     Importing the same file again changes nothing. `user` and `claimed_at` are never
@@ -121,11 +109,16 @@ def contracts_import(*, rows_file: IO[bytes], dry_run: bool = False) -> ImportRe
     """
     report = ImportReport(dry_run=dry_run)
     try:
-        records = _records_read(rows_file)
-    except _FileRejected as rejected:
-        report.errors.append(rejected.error)
+        csv_file = CsvFile(
+            rows_file.read(MAX_BYTES + 1), columns=COLUMNS, max_bytes=MAX_BYTES, max_lines=MAX_LINES
+        )
+        records = list(csv_file.records())
+    except FileRefused as refused:
+        report.errors.extend(refused.errors)
         return report
-    rows, errors = _rows_validate(records)
+    rows, errors = _rows_validate(
+        records, providers=Provider.objects.all() if providers is None else providers
+    )
     if errors:
         report.errors.extend(errors)
         return report
@@ -157,110 +150,31 @@ def contracts_import(*, rows_file: IO[bytes], dry_run: bool = False) -> ImportRe
     return report
 
 
-def _records_read(rows_file: IO[bytes]) -> list[tuple[int, list[str]]]:
-    """(line number, fields) of every non-blank record; the first one is the header."""
-    raw = rows_file.read(MAX_BYTES + 1)
-    if len(raw) > MAX_BYTES:
-        raise _FileRejected(
-            LineError(
-                None,
-                _("El archivo pesa más de %(megabytes)s MB; divídelo en partes más pequeñas.")
-                % {"megabytes": MAX_BYTES // (1024 * 1024)},
-            )
-        )
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise _FileRejected(
-            LineError(
-                raw[: error.start].count(b"\n") + 1,
-                _("el archivo no está en UTF-8; guárdalo como «CSV UTF-8»."),
-            )
-        ) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    records = []
-    last_line = 0
-    try:
-        for fields in reader:
-            first_line, last_line = last_line + 1, reader.line_num
-            if last_line > MAX_LINES:
-                raise _FileRejected(
-                    LineError(
-                        None,
-                        _(
-                            "El archivo tiene más de %(max_lines)s líneas; divídelo en partes "
-                            "más pequeñas."
-                        )
-                        % {"max_lines": MAX_LINES},
-                    )
-                )
-            # Spreadsheets leave empty lines and lines of bare commas at the end.
-            if any(field.strip() for field in fields):
-                records.append((first_line, fields))
-    except csv.Error as error:
-        raise _FileRejected(
-            LineError(last_line + 1, _("el CSV está mal formado (%(error)s).") % {"error": error})
-        ) from None
-    if not records:
-        raise _FileRejected(LineError(None, _("El archivo está vacío.")))
-    return records
-
-
-def _header_positions(*, line: int, header: list[str]) -> tuple[dict[str, int], list[LineError]]:
-    names = [name.strip().lower() for name in header]
-    errors = []
-    missing = [column for column in COLUMNS if column not in names]
-    extra = [name or "«»" for name in names if name not in COLUMNS]
-    repeated = [column for column in COLUMNS if names.count(column) > 1]
-    if missing:
-        errors.append(
-            LineError(line, _("faltan las columnas: %(columns)s") % {"columns": ", ".join(missing)})
-        )
-    if extra:
-        errors.append(
-            LineError(line, _("sobran las columnas: %(columns)s") % {"columns": ", ".join(extra)})
-        )
-    if repeated:
-        errors.append(
-            LineError(line, _("columnas repetidas: %(columns)s") % {"columns": ", ".join(repeated)})
-        )
-    if len(names) == 1 and ";" in names[0]:
-        errors.append(LineError(line, _("separa las columnas con comas, no con punto y coma.")))
-    return {name: position for position, name in enumerate(names)}, errors
-
-
-def value_shown(value: str, *, limit: int = 60) -> str:
-    """A value as it goes in a message: quoted, and cut when it is very long."""
-    return "«" + (value if len(value) <= limit else value[: limit - 1] + "…") + "»"
-
-
 def _rows_validate(
-    records: list[tuple[int, list[str]]],
+    records: list[CsvRecord], *, providers: QuerySet[Provider]
 ) -> tuple[list[_ContractRow], list[LineError]]:
-    (header_line, header), *body = records
-    positions, errors = _header_positions(line=header_line, header=header)
-    if errors:
-        return [], errors
+    errors = []
     # accounts does not import plans (DESIGN.md: imports point one way): the contract's
     # foreign keys name the zone and plan models.
     zone_model = Contract._meta.get_field("zone").related_model
     plan_model = Contract._meta.get_field("plan").related_model
-    providers = {provider.code: provider for provider in Provider.objects.all()}
-    zones = {(zone.provider_id, zone.name): zone for zone in zone_model.objects.all()}
-    plans = {(plan.provider_id, plan.name): plan for plan in plan_model.objects.all()}
+    providers = {provider.code: provider for provider in providers}
+    zones = {
+        (zone.provider_id, zone.name): zone
+        for zone in zone_model.objects.filter(provider__in=providers.values())
+    }
+    plans = {
+        (plan.provider_id, plan.name): plan
+        for plan in plan_model.objects.filter(provider__in=providers.values())
+    }
     first_seen: dict[tuple[str, str], int] = {}
     rows = []
-    for line, fields in body:
-        if len(fields) != len(header):
-            errors.append(
-                LineError(
-                    line,
-                    _("tiene %(found)s columnas y el encabezado tiene %(expected)s.")
-                    % {"found": len(fields), "expected": len(header)},
-                )
-            )
+    for record in records:
+        line = record.line
+        if record.problems:
+            errors.extend(LineError(line, problem) for problem in record.problems)
             continue
-        value = {column: fields[positions[column]].strip() for column in COLUMNS}
+        value = record.values
         line_errors = list(
             _row_problems(value=value, providers=providers, zones=zones, plans=plans)
         )

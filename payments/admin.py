@@ -30,7 +30,7 @@ from .settlement import (
     MAX_BYTES,
     MAX_LINES,
     REVIEW_OUTCOMES,
-    SettlementRefused,
+    FileRefused,
     parser_choices,
     settlement_file_receive,
     settlement_lines_resolve,
@@ -343,7 +343,7 @@ class SettlementImportAdmin(admin.ModelAdmin):
                         parser_name=form.cleaned_data["parser"],
                         uploaded_by=request.user,
                     )
-                except SettlementRefused as error:
+                except FileRefused as error:
                     refused = error.errors
                     status = 400
                 else:

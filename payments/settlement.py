@@ -15,11 +15,9 @@ refused whole and changes nothing. Used by `manage.py import_settlement` and by
 "Subir archivo" on the settlements admin.
 """
 
-import csv
 import dataclasses
 import datetime
 import hashlib
-import io
 import itertools
 import logging
 import re
@@ -36,10 +34,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from accounts.imports import LineError, value_shown
 from accounts.models import Provider, User
 from billing.services import BillingError
 from core.bulk import rows_insert
+from core.csvfile import CsvFile, FileRefused, LineError, value_shown
 from core.money import money_format
 
 from .gateways.reference import reference_is_valid
@@ -100,16 +98,8 @@ class LineProblem:
     raw: str = ""
 
 
-class SettlementRefused(Exception):
-    """The whole file is refused; nothing was written. `errors` says why."""
-
-    def __init__(self, errors: list[LineError]) -> None:
-        super().__init__("; ".join(str(error) for error in errors))
-        self.errors = errors
-
-
 class SettlementParser(Protocol):
-    """A bank's or store's layout. `parse` raises SettlementRefused for an unreadable file."""
+    """A bank's or store's layout. `parse` raises FileRefused for an unreadable file."""
 
     name: str
     label: str
@@ -121,30 +111,6 @@ def _shown(value: str) -> str:
     return value_shown(value, limit=40)
 
 
-def _text_decode(raw: bytes) -> str:
-    if len(raw) > MAX_BYTES:
-        raise SettlementRefused(
-            [
-                LineError(
-                    None,
-                    _("El archivo pesa más de %(megabytes)s MB; divídelo en partes más pequeñas.")
-                    % {"megabytes": MAX_BYTES // (1024 * 1024)},
-                )
-            ]
-        )
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise SettlementRefused(
-            [
-                LineError(
-                    raw[: error.start].count(b"\n") + 1,
-                    _("el archivo no está en UTF-8; guárdalo como «CSV UTF-8»."),
-                )
-            ]
-        ) from None
-
-
 class GenericCsvParser:
     """DESIGN.md's settlement CSV: UTF-8, a header row, `reference, amount, paid_at, folio`
     in any order; amount with a dot and up to 2 decimals; paid_at ISO 8601 with its offset."""
@@ -153,109 +119,29 @@ class GenericCsvParser:
     label = gettext_lazy("CSV genérico (reference, amount, paid_at, folio)")
 
     def parse(self, raw: bytes) -> Iterator[ParsedLine | LineProblem]:
-        # One record at a time: the lines of a large file are not all kept in memory.
-        records = self._records(_text_decode(raw))
-        first = next(records, None)
-        if first is None:
-            raise SettlementRefused([LineError(None, _("El archivo está vacío."))])
-        header_line, header = first
-        positions = self._positions(line=header_line, header=header)
-        for line, fields in records:
-            text = ",".join(fields)[:RAW_MAX]
-            if len(fields) != len(header):
-                yield LineProblem(
-                    line,
-                    _("tiene %(found)s columnas y el encabezado tiene %(expected)s.")
-                    % {"found": len(fields), "expected": len(header)},
-                    raw=text,
-                )
-                continue
-            value = {column: fields[positions[column]].strip() for column in COLUMNS}
-            amount, paid_at, problems = self._values(value)
+        csv_file = CsvFile(raw, columns=COLUMNS, max_bytes=MAX_BYTES, max_lines=MAX_LINES)
+        for record in csv_file.records():
+            value = record.values
+            problems = list(record.problems)
+            if not problems:
+                amount, paid_at, problems = self._values(value)
             if problems:
                 yield LineProblem(
-                    line,
+                    record.line,
                     " ".join(problems),
-                    reference=value["reference"][:REFERENCE_MAX],
-                    folio=value["folio"][:FOLIO_MAX],
-                    raw=text,
+                    reference=value.get("reference", "")[:REFERENCE_MAX],
+                    folio=value.get("folio", "")[:FOLIO_MAX],
+                    raw=record.raw[:RAW_MAX],
                 )
                 continue
             yield ParsedLine(
-                line_number=line,
+                line_number=record.line,
                 reference=value["reference"],
                 amount=amount,
                 paid_at=paid_at,
                 folio=value["folio"],
-                raw=text,
+                raw=record.raw[:RAW_MAX],
             )
-
-    @staticmethod
-    def _records(text: str) -> Iterator[tuple[int, list[str]]]:
-        """The non-empty records with the line each starts on."""
-        reader = csv.reader(io.StringIO(text, newline=""))
-        last_line = 0
-        try:
-            for fields in reader:
-                first_line, last_line = last_line + 1, reader.line_num
-                if last_line > MAX_LINES:
-                    raise SettlementRefused(
-                        [
-                            LineError(
-                                None,
-                                _(
-                                    "El archivo tiene más de %(max_lines)s líneas; divídelo en "
-                                    "partes más pequeñas."
-                                )
-                                % {"max_lines": MAX_LINES},
-                            )
-                        ]
-                    )
-                # Spreadsheets leave empty lines and lines of bare commas at the end.
-                if any(field.strip() for field in fields):
-                    yield first_line, fields
-        except csv.Error as error:
-            raise SettlementRefused(
-                [
-                    LineError(
-                        last_line + 1, _("el CSV está mal formado (%(error)s).") % {"error": error}
-                    )
-                ]
-            ) from None
-
-    @staticmethod
-    def _positions(*, line: int, header: list[str]) -> dict[str, int]:
-        names = [name.strip().lower() for name in header]
-        errors = []
-        missing = [column for column in COLUMNS if column not in names]
-        extra = [name or "«»" for name in names if name not in COLUMNS]
-        repeated = [column for column in COLUMNS if names.count(column) > 1]
-        if len(names) == 1 and ";" in names[0]:
-            errors.append(LineError(line, _("separa las columnas con comas, no con punto y coma.")))
-        else:
-            if missing:
-                errors.append(
-                    LineError(
-                        line,
-                        _("faltan las columnas: %(columns)s") % {"columns": ", ".join(missing)},
-                    )
-                )
-            if extra:
-                errors.append(
-                    LineError(
-                        line, _("sobran las columnas: %(columns)s") % {"columns": ", ".join(extra)}
-                    )
-                )
-            if repeated:
-                errors.append(
-                    LineError(
-                        line,
-                        _("columnas repetidas: %(columns)s") % {"columns": ", ".join(repeated)},
-                    )
-                )
-        if errors:
-            raise SettlementRefused(errors)
-        return {name: position for position, name in enumerate(names)}
 
     @staticmethod
     def _values(
@@ -371,7 +257,7 @@ def settlement_file_import(
 def _parser_named(name: str) -> SettlementParser:
     parser = SETTLEMENT_PARSERS.get(name)
     if parser is None:
-        raise SettlementRefused(
+        raise FileRefused(
             [
                 LineError(
                     None,
@@ -393,7 +279,7 @@ def settlement_file_receive(
 ) -> SettlementImport:
     """Check that the file can be read as a whole and keep it; nothing is credited yet.
 
-    Raises SettlementRefused, writing nothing, when it cannot. The import it returns is
+    Raises FileRefused, writing nothing, when it cannot. The import it returns is
     unfinished until `settlement_import_apply` has run (the admin upload queues that).
     """
     parser = _parser_named(parser_name)

@@ -190,3 +190,18 @@ def test_subscribers_cannot_reach_the_import_page(client, kona):
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
     assert Contract.objects.count() == 0
+
+
+def test_a_nul_byte_in_an_upload_is_a_reported_line_not_a_500(client, superuser, kona):
+    client.force_login(superuser)
+
+    response = client.post(
+        IMPORT_URL, {"rows_file": upload(ROSA.replace("Rosa", "Ro\x00sa"), JUAN)}
+    )
+
+    assert response.status_code == 400
+    assert (
+        "<li>línea 2: holder_name lleva un caracter de control (U+0000); quítalo.</li>"
+        in response.content.decode()
+    )
+    assert not Contract.objects.exists()

@@ -28,9 +28,9 @@ from payments.models import (
 from payments.services import payment_cancel, payment_start, payments_expire
 from payments.settlement import (
     SETTLEMENT_PARSERS,
+    FileRefused,
     LineProblem,
     ParsedLine,
-    SettlementRefused,
     _LineApplier,
     _part_of,
     settlement_file_import,
@@ -383,7 +383,7 @@ def test_a_file_with_a_wrong_header_or_not_utf8_is_refused_whole(
     content = content.replace(b"1,2,3,4", f"{payment.reference},250.00,{an_hour_ago()},F".encode())
 
     # when
-    with pytest.raises(SettlementRefused) as refused:
+    with pytest.raises(FileRefused) as refused:
         do_import(kona, content)
 
     # then
@@ -456,7 +456,7 @@ def test_another_layout_plugs_in_as_a_parser(kona, contract, payment, monkeypatc
 
 
 def test_an_unknown_format_is_refused(kona):
-    with pytest.raises(SettlementRefused, match="Formato desconocido «banco»"):
+    with pytest.raises(FileRefused, match="Formato desconocido «banco»"):
         do_import(kona, settlement_csv(), parser_name="banco")
     assert not SettlementImport.objects.exists()
 
@@ -1110,3 +1110,23 @@ def _second_reference_for(contract) -> Payment:
     return payment_start(
         contract=contract, gateway="reference", method="cash", plan=plan, urls_for=lambda _: URLS
     )
+
+
+def test_a_line_with_a_nul_byte_is_reported_and_the_good_lines_still_land(kona, contract, payment):
+    # given
+    content = settlement_csv(
+        f"{payment.reference[:4]}\x00{payment.reference[4:]},250.00,{an_hour_ago()},F-1",
+        f"{payment.reference},250.00,{an_hour_ago()},F-2",
+    )
+
+    # when
+    settlement = do_import(kona, content)
+
+    # then
+    assert outcomes(settlement) == [(2, "invalid"), (3, "credited")]
+    assert messages_by_line(settlement)[2] == (
+        "reference lleva un caracter de control (U+0000); quítalo."
+    )
+    assert "\x00" not in settlement.lines.get(line_number=2).raw
+    payment.refresh_from_db()
+    assert payment.status == "paid"

@@ -7,7 +7,7 @@ from payments.models import SettlementLine
 from payments.settlement import (
     COLUMNS,
     SETTLEMENT_PARSERS,
-    SettlementRefused,
+    FileRefused,
     settlement_file_import,
     settlement_line_text,
     settlement_needs_review,
@@ -50,7 +50,7 @@ class Command(BaseCommand):
             settlement = settlement_file_import(
                 provider=found, raw=raw, filename=file.name, parser_name=format
             )
-        except SettlementRefused as refused:
+        except FileRefused as refused:
             for error in refused.errors:
                 self.stderr.write(str(error))
             raise CommandError("El archivo no se importó; no se acreditó nada.") from None

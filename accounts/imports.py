@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from core.csvfile import CsvFile, CsvRecord, FileRefused, LineError, value_shown
+from core.locks import rows_locked
 from core.phones import phone_normalize
 
 from .models import Contract, Provider
@@ -331,7 +332,7 @@ def _contracts_existing(*, rows: list[_ContractRow], lock: bool) -> dict[tuple[i
     for batch in _batches(ids):
         contracts = Contract.objects.filter(pk__in=batch).order_by("pk")
         if lock:
-            contracts = contracts.select_for_update()
+            contracts = rows_locked(contracts)
         for contract in contracts:
             existing[(contract.provider_id, contract.number)] = contract
     return existing

@@ -15,6 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.locks import rows_locked
+
 from .models import Contract, User, VerificationCode
 from .sms import sms_send
 
@@ -75,9 +77,9 @@ def verification_code_verify(
 
     A wrong code uses up one try; a right code works once.
     """
-    verification = (
-        VerificationCode.objects.select_for_update().filter(token=token, purpose=purpose).first()
-    )
+    verification = rows_locked(
+        VerificationCode.objects.filter(token=token, purpose=purpose)
+    ).first()
     if verification is None:
         return None
     usable = (
@@ -116,12 +118,11 @@ def contract_claim_start(*, contract: Contract, token: str) -> VerificationCode:
 
 
 def _contract_lock_unclaimed(*, contract_id: int) -> Contract:
-    contract = (
-        Contract.objects.select_for_update()
-        .select_related("provider")
-        .filter(pk=contract_id, status=Contract.Status.ACTIVE, user__isnull=True)
-        .first()
-    )
+    contract = rows_locked(
+        Contract.objects.select_related("provider").filter(
+            pk=contract_id, status=Contract.Status.ACTIVE, user__isnull=True
+        )
+    ).first()
     if contract is None:
         raise ClaimError(_("Este contrato ya tiene una cuenta. Ingresa con ella."))
     return contract

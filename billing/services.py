@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Contract, Provider, User
 from core.bulk import rows_insert, rows_update
+from core.locks import rows_locked
 from core.money import money_quantize
 from plans.models import Plan
 
@@ -113,11 +114,7 @@ def ledger_reverse(*, entry: LedgerEntry, created_by: User | None, reason: str) 
 def _ledger_reverse(*, entry: LedgerEntry, created_by: User | None, reason: str) -> LedgerEntry:
     if not reason.strip():
         raise BillingError(_("Indica el motivo de la reversión."))
-    entry = (
-        LedgerEntry.objects.select_for_update()
-        .select_related("contract__provider")
-        .get(pk=entry.pk)
-    )
+    entry = rows_locked(LedgerEntry.objects.select_related("contract__provider")).get(pk=entry.pk)
     if entry.kind == LedgerEntry.Kind.REVERSAL:
         raise BillingError(_("Una reversión no se revierte: registra un ajuste."))
     if LedgerEntry.objects.filter(reverses=entry).exists():
@@ -162,7 +159,7 @@ class LineSpec:
 def _invoice_number_take(*, provider_id: int) -> int:
     """The next number for the provider, under a lock held until the transaction ends."""
     InvoiceCounter.objects.get_or_create(provider_id=provider_id)
-    counter = InvoiceCounter.objects.select_for_update().get(provider_id=provider_id)
+    counter = rows_locked(InvoiceCounter.objects).get(provider_id=provider_id)
     number = counter.next_number
     InvoiceCounter.objects.filter(pk=counter.pk).update(next_number=F("next_number") + 1)
     return number
@@ -231,7 +228,7 @@ def invoice_void(*, invoice: Invoice, reason: str, created_by: User | None) -> I
     """ANULADA: the invoice stays, with its reason; its charge is reversed."""
     if not reason.strip():
         raise BillingError(_("Indica el motivo de la anulación."))
-    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    invoice = rows_locked(Invoice.objects).get(pk=invoice.pk)
     if invoice.status == Invoice.Status.VOID:
         raise BillingError(_("La factura ya está anulada."))
     if invoice.amount_paid > 0:
@@ -255,10 +252,8 @@ def invoices_settle(*, credits: Sequence[tuple[int, Decimal]]) -> None:
     """
     contract_ids = {contract_id for contract_id, _amount in credits}
     open_by_contract: dict[int, list[Invoice]] = defaultdict(list)
-    for invoice in (
-        Invoice.objects.select_for_update()
-        .filter(contract_id__any=contract_ids, status=Invoice.Status.ISSUED)
-        .order_by("pk")
+    for invoice in rows_locked(
+        Invoice.objects.filter(contract_id__any=contract_ids, status=Invoice.Status.ISSUED)
     ):
         open_by_contract[invoice.contract_id].append(invoice)
     paid: dict[int, Invoice] = {}
@@ -282,7 +277,7 @@ def invoices_settle(*, credits: Sequence[tuple[int, Decimal]]) -> None:
 def invoice_store_pdf(*, invoice: Invoice, content: bytes) -> None:
     """Keep the rendered PDF; the first rendering wins and later ones are discarded."""
     with transaction.atomic():
-        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        locked = rows_locked(Invoice.objects).get(pk=invoice.pk)
         if locked.pdf:
             invoice.pdf = locked.pdf
             return
@@ -336,12 +331,9 @@ def prepaid_extend_many(*, extensions: Sequence[Extension]) -> list[ServicePerio
     # Only what the dates need: a settlement batch extends hundreds of contracts.
     vigencias: dict[int, datetime.date | None] = {}
     provider_of: dict[int, int] = {}
-    for contract_id, provider_id, paid_until in (
-        Contract.objects.select_for_update(of=("self",))
-        .filter(pk__any={extension.contract.pk for extension in extensions})
-        .order_by("pk")
-        .values_list("pk", "provider_id", "paid_until")
-    ):
+    for contract_id, provider_id, paid_until in rows_locked(
+        Contract.objects.filter(pk__any={extension.contract.pk for extension in extensions})
+    ).values_list("pk", "provider_id", "paid_until"):
         vigencias[contract_id] = paid_until
         provider_of[contract_id] = provider_id
     today_of = {

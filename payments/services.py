@@ -23,6 +23,7 @@ from billing.services import (
     prepaid_extend_many,
 )
 from core.bulk import rows_insert, rows_update
+from core.locks import rows_locked
 from core.money import money_quantize
 from plans.models import Plan, Promotion
 from plans.selectors import promotions_active_for, promotions_by_plan
@@ -87,13 +88,12 @@ def _payment_pending(
     *, contract: Contract, account: GatewayAccount, method: str, plan, invoice
 ) -> Payment:
     """The pending payment for this plan/invoice and method, or a new one."""
-    Contract.objects.select_for_update().filter(pk=contract.pk).first()
+    rows_locked(Contract.objects.filter(pk=contract.pk)).first()
     amount, promotion, bonus_days = _amount_for(contract=contract, plan=plan, invoice=invoice)
     if amount <= 0:
         raise PaymentError(_("No hay nada que pagar."))
-    existing = (
-        Payment.objects.select_for_update()
-        .filter(
+    existing = rows_locked(
+        Payment.objects.filter(
             contract=contract,
             plan=plan,
             invoice=invoice,
@@ -101,8 +101,7 @@ def _payment_pending(
             method=method,
             status=Payment.Status.PENDING,
         )
-        .first()
-    )
+    ).first()
     if existing is not None:
         if not existing.is_expired and existing.amount == amount:
             return existing
@@ -289,17 +288,15 @@ def payments_confirm(
     )
     contracts = {
         contract.pk: contract
-        for contract in Contract.objects.select_for_update(of=("self",))
-        .filter(pk__any=contract_ids)
-        .order_by("pk")
-        .only("pk", "provider_id")
+        for contract in rows_locked(Contract.objects.filter(pk__any=contract_ids)).only(
+            "pk", "provider_id"
+        )
     }
     payments = {
         payment.pk: payment
-        for payment in Payment.objects.select_for_update(of=("self",))
-        .filter(pk__any=payment_ids)
-        .order_by("pk")
-        .only(*CONFIRM_FIELDS)
+        for payment in rows_locked(Payment.objects.filter(pk__any=payment_ids)).only(
+            *CONFIRM_FIELDS
+        )
     }
     if len(payments) != len(payment_ids):
         raise Payment.DoesNotExist("a reported payment does not exist")
@@ -461,7 +458,7 @@ def _credits_record(*, credited: list[tuple[Payment, PaymentReport]], actor: Use
 
 @transaction.atomic
 def payment_cancel(*, payment: Payment, actor: User | None) -> Payment:
-    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    payment = rows_locked(Payment.objects).get(pk=payment.pk)
     if payment.status != Payment.Status.PENDING:
         raise PaymentError(_("Solo se puede cancelar una referencia pendiente."))
     payment.status = Payment.Status.CANCELLED
@@ -478,7 +475,7 @@ def payments_expire(*, now: datetime.datetime | None = None) -> int:
         status=Payment.Status.PENDING, expires_at__lte=now
     ).values_list("pk", flat=True):
         with transaction.atomic():
-            payment = Payment.objects.select_for_update().get(pk=payment_id)
+            payment = rows_locked(Payment.objects).get(pk=payment_id)
             if payment.status == Payment.Status.PENDING:
                 payment.status = Payment.Status.EXPIRED
                 payment.save(update_fields=["status"])
@@ -652,7 +649,7 @@ def promise_eligibility(*, contract: Contract) -> str | None:
 @transaction.atomic
 def payment_promise_make(*, contract: Contract, actor: User) -> PaymentPromise:
     """Promesa de pago: service continues N days; recorded and audited."""
-    contract = Contract.objects.select_for_update().select_related("provider").get(pk=contract.pk)
+    contract = rows_locked(Contract.objects.select_related("provider")).get(pk=contract.pk)
     key = promise_eligibility(contract=contract)
     if key is None:
         raise PaymentError(_("Ya usaste tu promesa de pago de este periodo o no la necesitas."))

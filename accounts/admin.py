@@ -1,33 +1,150 @@
+"""Staff: ISPs, logins and staff accounts with their roles, contracts and their import,
+the roles themselves and staff's second factors. Every admin here is limited to the staff
+member's ISP (core.admin); an ISP administrator manages the staff of their own ISP only,
+with the ISP roles only, and never a superuser."""
+
+from allauth.account.admin import EmailAddressAdmin as AllauthEmailAddressAdmin
+from allauth.account.models import EmailAddress
+from allauth.mfa.admin import AuthenticatorAdmin as AllauthAuthenticatorAdmin
+from allauth.mfa.models import Authenticator
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import TenantAdmin, TenantAdminMixin
+from core.audit import audit_action, audit_record
+from core.tenancy import rows_for_staff, staff_is_platform
+
 from .imports import COLUMNS, MAX_BYTES, MAX_LINES, contracts_import
 from .models import Contract, Provider, User
+from .roles import ISP_ROLES, ROLE_DESCRIPTIONS, ROLES
+
+USER_PASSWORD_SET = audit_action("user.password_set", _("Contraseña cambiada por el personal"))
 
 
 @admin.register(Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(TenantAdmin):
     list_display = ["code", "name", "handle_domain", "country", "currency", "is_active"]
     list_filter = ["country", "is_active"]
     search_fields = ["code", "name", "handle_domain"]
+    # What an ISP's own administrator may not change: what subscribers type and see in
+    # their handles, and how its money and dates are kept.
+    platform_fields = ["code", "handle_domain", "country", "currency", "locale", "time_zone"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if staff_is_platform(request.user):
+            return super().get_readonly_fields(request, obj)
+        return [*self.platform_fields, "is_active"]
+
+    def has_add_permission(self, request):
+        return staff_is_platform(request.user) and super().has_add_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return staff_is_platform(request.user) and super().has_delete_permission(request, obj)
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
-    list_display = ["username", "email", "provider", "is_staff", "is_active", "last_login"]
-    list_filter = ["provider", "is_staff", "is_active"]
+class UserAdmin(TenantAdminMixin, DjangoUserAdmin):
+    list_display = ["username", "email", "provider", "roles", "is_staff", "is_active", "last_login"]
+    list_filter = ["provider", "is_staff", "is_active", "groups"]
     list_select_related = ["provider"]
     search_fields = ["username", "email", "first_name", "last_name", "phone"]
     fieldsets = (
         *DjangoUserAdmin.fieldsets,
         (_("Proveedor"), {"fields": ("provider", "phone")}),
     )
+    # Staff of one ISP: their ISP is implied, roles are the ISP roles, no superuser and no
+    # permission one by one.
+    isp_fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        (_("Datos personales"), {"fields": ("first_name", "last_name", "email", "phone")}),
+        (_("Acceso"), {"fields": ("is_active", "is_staff", "groups")}),
+    )
+
+    @admin.display(description=_("roles"))
+    def roles(self, user: User) -> str:
+        return ", ".join(group.name for group in user.groups.all())
+
+    def get_queryset(self, request):
+        users = super().get_queryset(request).prefetch_related("groups")
+        if not staff_is_platform(request.user):
+            users = users.filter(is_superuser=False)
+        return users
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None and not staff_is_platform(request.user):
+            return self.isp_fieldsets
+        return super().get_fieldsets(request, obj)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "groups" and not staff_is_platform(request.user):
+            kwargs["queryset"] = Group.objects.filter(name__in=ISP_ROLES).order_by("name")
+            kwargs["help_text"] = _("Los roles del personal de su ISP.")
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if not staff_is_platform(request.user):
+            # The ISP a staff member acts on is the one of whoever created them.
+            obj.provider_id = request.user.provider_id
+            obj.is_superuser = False
+        super().save_model(request, obj, form, change)
+
+    def user_change_password(self, request, id, form_url=""):
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            user = self.get_object(request, id)
+            audit_record(action=USER_PASSWORD_SET, actor=request.user, target=user)
+        return response
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(TenantAdminMixin, DjangoGroupAdmin):
+    """The roles are defined in code (accounts.roles): read-only to everyone here."""
+
+    list_display = ["name", "description"]
+
+    @admin.display(description=_("qué permite"))
+    def description(self, group: Group) -> str:
+        return str(ROLE_DESCRIPTIONS.get(group.name, ""))
+
+    def has_add_permission(self, request):
+        return staff_is_platform(request.user) and super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.name in ROLES:
+            return False
+        return staff_is_platform(request.user) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.name in ROLES:
+            return False
+        return staff_is_platform(request.user) and super().has_delete_permission(request, obj)
+
+
+admin.site.unregister(Authenticator)
+
+
+@admin.register(Authenticator)
+class AuthenticatorAdmin(TenantAdminMixin, AllauthAuthenticatorAdmin):
+    """Second factors: an ISP administrator removes a lost phone's so it can be set again."""
+
+
+admin.site.unregister(EmailAddress)
+
+
+@admin.register(EmailAddress)
+class EmailAddressAdmin(TenantAdminMixin, AllauthEmailAddressAdmin):
+    pass
 
 
 class ContractImportForm(forms.Form):
@@ -40,7 +157,7 @@ class ContractImportForm(forms.Form):
 
 
 @admin.register(Contract)
-class ContractAdmin(admin.ModelAdmin):
+class ContractAdmin(TenantAdmin):
     list_display = [
         "number",
         "holder_name",
@@ -94,6 +211,8 @@ class ContractAdmin(admin.ModelAdmin):
                 report = contracts_import(
                     rows_file=form.cleaned_data["rows_file"],
                     dry_run=form.cleaned_data["dry_run"],
+                    providers=rows_for_staff(Provider.objects.all(), user=request.user),
+                    actor=request.user,
                 )
                 if not report.ok:
                     status = 400

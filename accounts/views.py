@@ -17,8 +17,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.phones import phone_mask
+from core.tenancy import SESSION_CONTRACT_KEY, request_contracts
 
-from .context_processors import SESSION_CONTRACT_KEY, request_contracts
 from .forms import (
     ClaimStartForm,
     CodeForm,

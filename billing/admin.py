@@ -8,12 +8,15 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 
+from accounts.models import Contract
+from core.admin import TenantAdmin, TenantInlineMixin
 from core.money import money_format
+from core.tenancy import rows_for_staff
 
 from .forms import AdjustmentForm, InvoiceIssueForm, ReasonForm
 from .models import Invoice, InvoiceLine, LedgerEntry, ServicePeriod
@@ -27,7 +30,7 @@ from .services import (
 )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(TenantAdmin):
     """Money rows are written by billing.services only; the admin shows them."""
 
     def has_add_permission(self, request, obj=None):
@@ -60,7 +63,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/billing/form_page.html", context, status=status)
 
 
-class InvoiceLineInline(admin.TabularInline):
+class InvoiceLineInline(TenantInlineMixin, admin.TabularInline):
     model = InvoiceLine
     extra = 0
     can_delete = False
@@ -72,6 +75,11 @@ class InvoiceLineInline(admin.TabularInline):
 
 def _posted(request: HttpRequest):
     return request.POST if request.method == "POST" else None
+
+
+def _contracts_for(request: HttpRequest):
+    """The contracts a staff member may bill: their ISP's."""
+    return rows_for_staff(Contract.objects.select_related("provider"), user=request.user)
 
 
 @admin.register(Invoice)
@@ -138,7 +146,9 @@ class InvoiceAdmin(ReadOnlyAdmin):
         """ "Emitir factura": one line, its charge in the ledger, issued by this staff user."""
         if not self.has_issue_permission(request):
             raise PermissionDenied
-        form = InvoiceIssueForm(_posted(request), admin_site=self.admin_site)
+        form = InvoiceIssueForm(
+            _posted(request), admin_site=self.admin_site, contracts=_contracts_for(request)
+        )
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
@@ -166,7 +176,7 @@ class InvoiceAdmin(ReadOnlyAdmin):
         """ "Anular": the invoice stays, with its reason; its charge is reversed."""
         if not self.has_void_permission(request):
             raise PermissionDenied
-        invoice = get_object_or_404(Invoice.objects.select_related("provider", "contract"), pk=pk)
+        invoice = self.get_object(request, str(pk))
         form = ReasonForm(_posted(request))
         if request.method == "POST" and form.is_valid():
             try:
@@ -263,7 +273,9 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         """ "Ajuste manual": an entry with amount, reason and the staff user who wrote it."""
         if not self.has_record_permission(request):
             raise PermissionDenied
-        form = AdjustmentForm(_posted(request), admin_site=self.admin_site)
+        form = AdjustmentForm(
+            _posted(request), admin_site=self.admin_site, contracts=_contracts_for(request)
+        )
         if request.method == "POST" and form.is_valid():
             contract = form.cleaned_data["contract"]
             try:
@@ -292,7 +304,7 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         """ "Revertir": an opposite entry with who and why; an entry is reversed once."""
         if not self.has_record_permission(request):
             raise PermissionDenied
-        entry = get_object_or_404(LedgerEntry.objects.select_related("contract__provider"), pk=pk)
+        entry = self.get_object(request, str(pk))
         form = ReasonForm(_posted(request))
         if request.method == "POST" and form.is_valid():
             try:

@@ -4,10 +4,12 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib.admin import AdminSite
-from django.contrib.admin.widgets import AdminDateWidget, ForeignKeyRawIdWidget
+from django.contrib.admin.widgets import AdminDateWidget
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Contract
+from core.admin import TenantRawIdWidget
 
 from .models import Invoice, LedgerEntry
 
@@ -15,19 +17,25 @@ from .models import Invoice, LedgerEntry
 def _contract_field() -> forms.ModelChoiceField:
     return forms.ModelChoiceField(
         label=_("Contrato"),
-        queryset=Contract.objects.select_related("provider"),
+        queryset=Contract.objects.none(),
         help_text=_("Búscalo con la lupa o escribe su id."),
     )
 
 
 class _ContractLookupForm(forms.Form):
-    """An ISP has thousands of contracts: the admin's raw-id lookup, not a <select>."""
+    """An ISP has thousands of contracts: the admin's raw-id lookup, not a <select>.
+
+    `contracts` are those the staff member may choose (their ISP's).
+    """
 
     contract_relation = None
 
-    def __init__(self, *args, admin_site: AdminSite, **kwargs):
+    def __init__(self, *args, admin_site: AdminSite, contracts: QuerySet[Contract], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["contract"].widget = ForeignKeyRawIdWidget(self.contract_relation, admin_site)
+        self.fields["contract"].queryset = contracts
+        self.fields["contract"].widget = TenantRawIdWidget(
+            self.contract_relation, admin_site, queryset=contracts
+        )
 
 
 class InvoiceIssueForm(_ContractLookupForm):

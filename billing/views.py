@@ -4,8 +4,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from accounts.context_processors import request_contracts
 from core.pagination import page_get
+from core.tenancy import request_contracts
 
 from .pdf import invoice_pdf_ensure
 from .selectors import invoice_for_user, invoices_for, statement_entries

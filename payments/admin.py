@@ -15,6 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.models import Provider
+from core.admin import TenantAdmin, TenantInlineMixin
+from core.tenancy import rows_for_staff
 
 from .models import (
     GatewayAccount,
@@ -103,7 +105,7 @@ class GatewayAccountForm(forms.ModelForm):
 
 
 @admin.register(GatewayAccount)
-class GatewayAccountAdmin(admin.ModelAdmin):
+class GatewayAccountAdmin(TenantAdmin):
     form = GatewayAccountForm
     list_display = ["provider", "gateway", "is_enabled", "expiry_days", "has_credentials"]
     list_filter = ["gateway", "is_enabled", "provider"]
@@ -116,7 +118,7 @@ class GatewayAccountAdmin(admin.ModelAdmin):
         return all(stored.get(name) for name in names)
 
 
-class PaymentEventInline(admin.TabularInline):
+class PaymentEventInline(TenantInlineMixin, admin.TabularInline):
     model = PaymentEvent
     extra = 0
     can_delete = False
@@ -128,7 +130,7 @@ class PaymentEventInline(admin.TabularInline):
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(TenantAdmin):
     """Read-only: money moves only through payment_confirm. Filter «en revisión» for the
     review queue (amount or currency different from what was asked)."""
 
@@ -160,19 +162,11 @@ class PaymentAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(TenantAdmin):
     list_display = ["received_at", "gateway", "provider_code", "event_id", "outcome", "detail"]
     list_filter = ["gateway", "outcome"]
     search_fields = ["event_id", "provider_code"]
     readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
-
-    def get_queryset(self, request):
-        # A delivery names its ISP by code (it is stored before the code is looked up).
-        queryset = super().get_queryset(request)
-        if request.user.provider_id or not request.user.is_superuser:
-            provider = request.user.provider
-            return queryset.filter(provider_code=provider.code if provider else None)
-        return queryset
 
     def has_add_permission(self, request):
         return False
@@ -185,7 +179,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(PaymentPromise)
-class PaymentPromiseAdmin(admin.ModelAdmin):
+class PaymentPromiseAdmin(TenantAdmin):
     list_display = ["contract", "starts_on", "ends_on", "period_key", "created_by", "created_at"]
     list_select_related = ["contract", "created_by"]
     readonly_fields = ["contract", "period_key", "starts_on", "ends_on", "created_by", "created_at"]
@@ -195,14 +189,6 @@ class PaymentPromiseAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-
-def _scoped_to_provider(request: HttpRequest, queryset, *, field: str = "provider_id"):
-    """Staff see their ISP's rows; only a superuser with no ISP sees every ISP's (staff whose
-    ISP was never set see none)."""
-    if request.user.provider_id or not request.user.is_superuser:
-        return queryset.filter(**{field: request.user.provider_id})
-    return queryset
 
 
 class SettlementUploadForm(forms.Form):
@@ -231,7 +217,7 @@ REPORT_PAGE_SIZE = 200
 
 
 @admin.register(SettlementImport)
-class SettlementImportAdmin(admin.ModelAdmin):
+class SettlementImportAdmin(TenantAdmin):
     """Settlement files as imported; each one's detail is its report, line by line."""
 
     list_display = [
@@ -283,9 +269,6 @@ class SettlementImportAdmin(admin.ModelAdmin):
             messages.INFO,
         )
 
-    def get_queryset(self, request):
-        return _scoped_to_provider(request, super().get_queryset(request))
-
     def get_urls(self):
         # Before the model's own URLs: "<path:object_id>/" would take "subir/".
         return [
@@ -324,9 +307,7 @@ class SettlementImportAdmin(admin.ModelAdmin):
         """ "Subir archivo": the settlement import behind an upload form."""
         if not self.has_upload_permission(request):
             raise PermissionDenied
-        providers = _scoped_to_provider(
-            request, Provider.objects.filter(is_active=True), field="pk"
-        )
+        providers = rows_for_staff(Provider.objects.filter(is_active=True), user=request.user)
         refused = None
         status = 200
         if request.method == "POST":
@@ -440,7 +421,7 @@ class ReviewQueueFilter(admin.SimpleListFilter):
 
 
 @admin.register(SettlementLine)
-class SettlementLineAdmin(admin.ModelAdmin):
+class SettlementLineAdmin(TenantAdmin):
     """The review queue: lines whose money did not land. Resolving records who and when."""
 
     list_display = [
@@ -463,9 +444,6 @@ class SettlementLineAdmin(admin.ModelAdmin):
     search_fields = ["=reference", "=folio"]
     readonly_fields = [f.name for f in SettlementLine._meta.fields]
     actions = ["resolve"]
-
-    def get_queryset(self, request):
-        return _scoped_to_provider(request, super().get_queryset(request))
 
     def has_add_permission(self, request):
         return False

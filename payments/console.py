@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import Provider
 from core.phones import phone_variants
+from core.tenancy import rows_for_staff
 
 from .models import Payment
 from .services import PaymentError, payment_confirm
@@ -41,12 +42,11 @@ class ConfirmForm(forms.Form):
 
 
 def _scoped(request: HttpRequest):
-    """Agents see their ISP's payments; only a superuser with no ISP sees every ISP's. An
-    agent account whose ISP was never set sees nothing, rather than everything."""
-    payments = Payment.objects.select_related("contract", "provider", "plan", "invoice")
-    if request.user.provider_id or not request.user.is_superuser:
-        payments = payments.filter(provider_id=request.user.provider_id)
-    return payments
+    """The payments of the agent's ISP (core.tenancy: staff's one rule)."""
+    return rows_for_staff(
+        Payment.objects.select_related("contract", "provider", "plan", "invoice"),
+        user=request.user,
+    )
 
 
 def payments_search(request: HttpRequest, query: str):
@@ -54,10 +54,11 @@ def payments_search(request: HttpRequest, query: str):
     if not query:
         return Payment.objects.none()
     condition = Q(reference=query) | Q(contract__number=query)
-    if request.user.provider_id:
-        countries = {request.user.provider.country}
-    else:
-        countries = set(Provider.objects.values_list("country", flat=True).distinct())
+    countries = set(
+        rows_for_staff(Provider.objects.all(), user=request.user)
+        .values_list("country", flat=True)
+        .distinct()
+    )
     phones = set().union(*(phone_variants(query, country=country) for country in countries))
     if phones:
         condition |= Q(contract__phone__in=phones)

@@ -670,19 +670,3 @@ def payment_promise_make(*, contract: Contract, actor: User) -> PaymentPromise:
     )
     logger.info("payment promise contract_id=%s until=%s", contract.pk, ends_on)
     return promise
-
-
-SUPPORT_GROUP = "Agentes de soporte"
-SUPPORT_PERMISSIONS = ("view_payment", "confirm_payment", "view_paymentevent")
-
-
-def support_group_ensure():
-    """The support agents' group: they can look up payments and confirm cash, nothing else."""
-    from django.contrib.auth.models import Group, Permission
-
-    group, _created = Group.objects.get_or_create(name=SUPPORT_GROUP)
-    permissions = Permission.objects.filter(
-        content_type__app_label="payments", codename__in=SUPPORT_PERMISSIONS
-    )
-    group.permissions.set(permissions)
-    return group

@@ -12,9 +12,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from accounts.context_processors import request_contracts
 from billing.selectors import invoice_for_user
 from core.pagination import page_get
+from core.tenancy import request_contracts
 from plans.selectors import prepaid_plan_for, promotions_active_for, promotions_by_plan
 
 from .codes import barcode_svg, qr_svg

@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from core.admin import TenantAdmin
+
 from .models import Plan, Promotion, Zone
 
 
 @admin.register(Zone)
-class ZoneAdmin(admin.ModelAdmin):
+class ZoneAdmin(TenantAdmin):
     list_display = ["name", "provider"]
     list_filter = ["provider"]
     list_select_related = ["provider"]
@@ -12,7 +14,7 @@ class ZoneAdmin(admin.ModelAdmin):
 
 
 @admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
+class PlanAdmin(TenantAdmin):
     list_display = [
         "name",
         "provider",
@@ -30,7 +32,7 @@ class PlanAdmin(admin.ModelAdmin):
 
 
 @admin.register(Promotion)
-class PromotionAdmin(admin.ModelAdmin):
+class PromotionAdmin(TenantAdmin):
     list_display = ["title", "provider", "starts_on", "ends_on", "effect", "is_active"]
     list_filter = ["provider", "effect", "is_active"]
     list_select_related = ["provider"]

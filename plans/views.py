@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from accounts.context_processors import request_contracts
+from core.tenancy import request_contracts
 
 from .selectors import (
     prepaid_plans_for,

@@ -8,8 +8,8 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
-from accounts.context_processors import request_contracts
 from billing.selectors import invoice_last, ledger_balance
+from core.tenancy import request_contracts
 from payments.selectors import payments_pending_for
 from payments.services import promise_eligibility
 from plans.selectors import promotions_active_for

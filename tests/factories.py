@@ -2,6 +2,7 @@ import datetime
 from decimal import Decimal
 
 import factory
+from django.contrib.auth.models import Group
 
 from accounts.models import Contract, Provider, User
 from plans.models import Plan, Zone
@@ -73,3 +74,13 @@ class UserFactory(factory.django.DjangoModelFactory):
     def _save(obj, create, extracted, **kwargs):  # noqa: N805
         if create:
             obj.save()
+
+
+def staff_of(provider: Provider | None, *roles: str, username: str | None = None) -> User:
+    """A staff login of `provider` (None: platform) holding these roles (accounts.roles)."""
+    user = UserFactory(
+        provider=provider, is_staff=True, **({"username": username} if username else {})
+    )
+    user.groups.set(Group.objects.filter(name__in=roles))
+    assert user.groups.count() == len(roles), roles
+    return user

@@ -46,7 +46,14 @@ def superuser():
 
 
 def staff_with(*codenames: str) -> User:
-    staff = User.objects.create_user("beto", "beto@example.com", PASSWORD, is_staff=True)
+    """Staff of KONA with these contract permissions."""
+    staff = User.objects.create_user(
+        "beto",
+        "beto@example.com",
+        PASSWORD,
+        is_staff=True,
+        provider=ProviderFactory(code="111", handle_domain="kona"),
+    )
     staff.user_permissions.set(
         Permission.objects.filter(content_type__app_label="accounts", codename__in=codenames)
     )

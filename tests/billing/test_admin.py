@@ -88,7 +88,14 @@ def payment(contract):
 
 
 def staff_with(*codenames: str) -> User:
-    staff = User.objects.create_user("beto", "beto@example.com", PASSWORD, is_staff=True)
+    """Staff of KONA (the contract's ISP) with these billing permissions."""
+    staff = User.objects.create_user(
+        "beto",
+        "beto@example.com",
+        PASSWORD,
+        is_staff=True,
+        provider=ProviderFactory(code="111"),
+    )
     staff.user_permissions.set(
         Permission.objects.filter(content_type__app_label="billing", codename__in=codenames)
     )

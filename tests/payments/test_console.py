@@ -3,13 +3,13 @@
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
 
+from accounts.roles import SUPPORT_ROLE
 from billing.models import LedgerEntry
 from payments.models import Payment, PaymentEvent
-from payments.services import support_group_ensure
-from tests.factories import ContractFactory, ProviderFactory, UserFactory
+from tests.factories import ContractFactory, ProviderFactory, UserFactory, staff_of
 
 pytestmark = pytest.mark.django_db
 
@@ -36,9 +36,7 @@ def payment(juan):
 
 @pytest.fixture
 def agent(kona):
-    user = UserFactory(provider=kona, username="agente", is_staff=True)
-    user.groups.add(support_group_ensure())
-    return user
+    return staff_of(kona, SUPPORT_ROLE, username="agente")
 
 
 @pytest.mark.parametrize("query", ["11100000000018", "1002", "55 1234 5678", "+525512345678"])
@@ -110,7 +108,7 @@ def test_a_different_amount_is_held_for_review(client, agent, payment):
 def test_agents_of_another_isp_do_not_see_the_payment(client, payment):
     other = ProviderFactory(code="222", handle_domain="interatos")
     outsider = UserFactory(provider=other, is_staff=True)
-    outsider.groups.add(support_group_ensure())
+    outsider.groups.add(Group.objects.get(name=SUPPORT_ROLE))
     client.force_login(outsider)
     page = client.get("/admin/agentes/", {"q": "11100000000018"}).text
     assert "No encontramos pagos" in page
@@ -124,7 +122,7 @@ def test_the_agents_group_can_do_nothing_else(agent):
             "codename", flat=True
         )
     )
-    assert codenames == {"view_payment", "confirm_payment", "view_paymentevent"}
+    assert codenames == {"view_payment", "confirm_payment", "view_paymentevent", "view_contract"}
 
 
 def test_staff_without_the_permission_get_403(client, kona, payment):

@@ -3,6 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.imports import COLUMNS, contracts_import
+from core.audit import Channel, audit_context
 
 
 class Command(BaseCommand):
@@ -22,7 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, file: Path, dry_run: bool, **options):
         try:
-            with file.open("rb") as rows_file:
+            with file.open("rb") as rows_file, audit_context(channel=Channel.COMMAND):
                 report = contracts_import(rows_file=rows_file, dry_run=dry_run)
         except OSError as error:
             raise CommandError(f"No se puede leer {file}: {error.strerror}") from None

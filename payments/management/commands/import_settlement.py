@@ -3,6 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Provider
+from core.audit import Channel, audit_context
 from payments.models import SettlementLine
 from payments.settlement import (
     COLUMNS,
@@ -47,9 +48,10 @@ class Command(BaseCommand):
         except OSError as error:
             raise CommandError(f"No se puede leer {file}: {error.strerror}") from None
         try:
-            settlement = settlement_file_import(
-                provider=found, raw=raw, filename=file.name, parser_name=format
-            )
+            with audit_context(channel=Channel.COMMAND):
+                settlement = settlement_file_import(
+                    provider=found, raw=raw, filename=file.name, parser_name=format
+                )
         except FileRefused as refused:
             for error in refused.errors:
                 self.stderr.write(str(error))

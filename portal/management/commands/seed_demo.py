@@ -2,20 +2,23 @@ import datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Contract, Provider, User
+from accounts.roles import ISP_ADMIN_ROLE, SUPPORT_ROLE
 from billing.demo import postpaid_history_seed, prepaid_history_seed
 from core.phones import phone_normalize
 from payments.models import GatewayAccount
-from payments.services import support_group_ensure
 from plans.models import Plan, Zone
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "antena-admin-demo"
 AGENT_USERNAME = "agente"
 AGENT_PASSWORD = "antena-agente-demo"
+ISP_ADMIN_USERNAME = "admin-kona"
+ISP_ADMIN_PASSWORD = "antena-kona-demo"
 
 PROVIDERS = [
     {
@@ -205,14 +208,17 @@ class Command(BaseCommand):
                     )
         if not User.objects.filter(username=ADMIN_USERNAME).exists():
             User.objects.create_superuser(ADMIN_USERNAME, "admin@antena.local", ADMIN_PASSWORD)
-        agent = User.objects.filter(username=AGENT_USERNAME).first()
-        if agent is None:
-            agent = User(
-                username=AGENT_USERNAME, is_staff=True, provider=Provider.objects.get(code="111")
-            )
-            agent.set_password(AGENT_PASSWORD)
-            agent.save()
-        agent.groups.add(support_group_ensure())
+        kona = Provider.objects.get(code="111")
+        for username, password, role in (
+            (AGENT_USERNAME, AGENT_PASSWORD, SUPPORT_ROLE),
+            (ISP_ADMIN_USERNAME, ISP_ADMIN_PASSWORD, ISP_ADMIN_ROLE),
+        ):
+            staff = User.objects.filter(username=username).first()
+            if staff is None:
+                staff = User(username=username, is_staff=True, provider=kona)
+                staff.set_password(password)
+                staff.save()
+            staff.groups.add(Group.objects.get(name=role))
         for provider in Provider.objects.filter(code__in=[spec["code"] for spec in PROVIDERS]):
             GatewayAccount.objects.get_or_create(
                 provider=provider,
@@ -223,6 +229,9 @@ class Command(BaseCommand):
         lines.append(f"Admin (/admin/): {ADMIN_USERNAME} / {ADMIN_PASSWORD}")
         lines.append(
             f"Support agent of KONA (/admin/agentes/): {AGENT_USERNAME} / {AGENT_PASSWORD}"
+        )
+        lines.append(
+            f"Administrator of KONA (/admin/): {ISP_ADMIN_USERNAME} / {ISP_ADMIN_PASSWORD}"
         )
         if settings.ADMIN_REQUIRE_MFA:
             lines.append("  (these settings require TOTP: the admin sets it up at first login)")

@@ -19,7 +19,7 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import TenantAdmin, TenantAdminMixin
-from core.audit import audit_action, audit_record
+from core.audit import audit_action, audit_entries_record, audit_entry_new
 from core.tenancy import rows_for_staff, staff_is_platform
 
 from .imports import COLUMNS, MAX_BYTES, MAX_LINES, contracts_import
@@ -100,7 +100,9 @@ class UserAdmin(TenantAdminMixin, DjangoUserAdmin):
         response = super().user_change_password(request, id, form_url)
         if request.method == "POST" and response.status_code == 302:
             user = self.get_object(request, id)
-            audit_record(action=USER_PASSWORD_SET, actor=request.user, target=user)
+            audit_entries_record(
+                entries=[audit_entry_new(action=USER_PASSWORD_SET, actor=request.user, target=user)]
+            )
         return response
 
 

@@ -13,8 +13,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Contract, Provider, User
+from core.audit import audit_action, audit_entries_record, audit_entry_new
 from core.bulk import rows_insert, rows_update
 from core.locks import rows_locked
 from core.money import money_quantize
@@ -30,6 +32,14 @@ from .models import (
 )
 
 logger = logging.getLogger(__name__)
+
+INVOICE_ISSUED = audit_action("invoice.issued", gettext_lazy("Factura emitida"))
+INVOICE_VOIDED = audit_action("invoice.voided", gettext_lazy("Factura anulada"))
+LEDGER_ADJUSTED = audit_action("ledger.adjusted", gettext_lazy("Ajuste manual del balance"))
+LEDGER_REVERSED = audit_action("ledger.reversed", gettext_lazy("Movimiento del balance revertido"))
+VIGENCIA_EXTENDED = audit_action(
+    "contract.vigencia_extended", gettext_lazy("Vigencia extendida por un pago")
+)
 
 
 class BillingError(Exception):
@@ -119,6 +129,17 @@ def _ledger_reverse(*, entry: LedgerEntry, created_by: User | None, reason: str)
         raise BillingError(_("Una reversión no se revierte: registra un ajuste."))
     if LedgerEntry.objects.filter(reverses=entry).exists():
         raise BillingError(_("Este movimiento ya fue revertido."))
+    audit_entries_record(
+        entries=[
+            audit_entry_new(
+                action=LEDGER_REVERSED,
+                actor=created_by,
+                target=entry.contract,
+                changes={"amount": [str(entry.amount), str(-entry.amount)]},
+                note=f"{entry.description} · {reason}",
+            )
+        ]
+    )
     return ledger_record(
         contract=entry.contract,
         kind=LedgerEntry.Kind.REVERSAL,
@@ -140,6 +161,17 @@ def ledger_adjust(
         raise BillingError(_("Indica el motivo del ajuste."))
     if money_quantize(amount) == 0:
         raise BillingError(_("El ajuste no puede ser cero."))
+    audit_entries_record(
+        entries=[
+            audit_entry_new(
+                action=LEDGER_ADJUSTED,
+                actor=created_by,
+                target=contract,
+                changes={"amount": [None, str(money_quantize(amount))]},
+                note=reason,
+            )
+        ]
+    )
     return ledger_record(
         contract=contract,
         kind=LedgerEntry.Kind.ADJUSTMENT,
@@ -216,6 +248,21 @@ def invoice_issue(
         invoice_id=invoice.pk,
         occurred_on=issue_date,
     )
+    audit_entries_record(
+        entries=[
+            audit_entry_new(
+                action=INVOICE_ISSUED,
+                actor=created_by,
+                target=invoice,
+                changes={
+                    "number": [None, str(invoice.number)],
+                    "total": [None, str(total)],
+                    "due_date": [None, due_date.isoformat()],
+                },
+                note=_("Contrato %(number)s") % {"number": contract.number},
+            )
+        ]
+    )
     from .tasks import invoice_render_pdf
 
     transaction.on_commit(lambda: invoice_render_pdf.delay(invoice.pk))
@@ -237,6 +284,17 @@ def invoice_void(*, invoice: Invoice, reason: str, created_by: User | None) -> I
     invoice.void_reason = reason[:300]
     invoice.voided_at = timezone.now()
     invoice.save(update_fields=["status", "void_reason", "voided_at"])
+    audit_entries_record(
+        entries=[
+            audit_entry_new(
+                action=INVOICE_VOIDED,
+                actor=created_by,
+                target=invoice,
+                changes={"status": [Invoice.Status.ISSUED, Invoice.Status.VOID]},
+                note=reason,
+            )
+        ]
+    )
     charge = invoice.ledger_entries.get(kind=LedgerEntry.Kind.CHARGE)
     _ledger_reverse(entry=charge, created_by=created_by, reason=reason)
     logger.info("invoice voided id=%s", invoice.pk)
@@ -288,6 +346,10 @@ def invoice_store_pdf(*, invoice: Invoice, content: bytes) -> None:
         invoice.pdf = locked.pdf
 
 
+def _iso(day: datetime.date | None) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
 @dataclass(frozen=True)
 class Extension:
     """A prepaid period to add: `days` defaults to the plan's period."""
@@ -316,12 +378,14 @@ def prepaid_extend(
 
 
 @transaction.atomic
-def prepaid_extend_many(*, extensions: Sequence[Extension]) -> list[ServicePeriod]:
+def prepaid_extend_many(
+    *, extensions: Sequence[Extension], actor: User | None = None
+) -> list[ServicePeriod]:
     """Add several periods, in order: a contract named twice gets them end to end.
 
     Each starts at max(today, paid_until) on the ISP's calendar. The contracts are locked
     at once, by primary key; the periods are one INSERT, the new vigencias one UPDATE per
-    distinct date.
+    distinct date, and each contract's vigencia before and after one audit row.
     """
     if any(
         (extension.plan.period_days if extension.days is None else extension.days) <= 0
@@ -331,11 +395,14 @@ def prepaid_extend_many(*, extensions: Sequence[Extension]) -> list[ServicePerio
     # Only what the dates need: a settlement batch extends hundreds of contracts.
     vigencias: dict[int, datetime.date | None] = {}
     provider_of: dict[int, int] = {}
-    for contract_id, provider_id, paid_until in rows_locked(
+    names: dict[int, str] = {}
+    for contract_id, provider_id, paid_until, number, holder_name in rows_locked(
         Contract.objects.filter(pk__any={extension.contract.pk for extension in extensions})
-    ).values_list("pk", "provider_id", "paid_until"):
+    ).values_list("pk", "provider_id", "paid_until", "number", "holder_name"):
         vigencias[contract_id] = paid_until
         provider_of[contract_id] = provider_id
+        names[contract_id] = f"{number} · {holder_name}"
+    vigencias_before = dict(vigencias)
     today_of = {
         provider.pk: provider.today()
         for provider in Provider.objects.filter(pk__in=set(provider_of.values()))
@@ -365,6 +432,25 @@ def prepaid_extend_many(*, extensions: Sequence[Extension]) -> list[ServicePerio
     now = timezone.now()
     for paid_until, contract_ids in contracts_by_vigencia.items():
         Contract.objects.filter(pk__any=contract_ids).update(paid_until=paid_until, updated_at=now)
+    descriptions: dict[int, list[str]] = defaultdict(list)
+    contracts: dict[int, Contract] = {}
+    for extension in extensions:
+        descriptions[extension.contract.pk].append(extension.description)
+        contracts[extension.contract.pk] = extension.contract
+    audit_entries_record(
+        entries=[
+            audit_entry_new(
+                action=VIGENCIA_EXTENDED,
+                actor=actor,
+                target=contracts[contract_id],
+                provider_id=provider_of[contract_id],
+                changes={"paid_until": [_iso(vigencias_before[contract_id]), _iso(paid_until)]},
+                note=" · ".join(descriptions[contract_id]),
+                target_repr=names[contract_id],
+            )
+            for contract_id, paid_until in vigencias.items()
+        ]
+    )
     if len(vigencias) == 1:
         ((contract_id, paid_until),) = vigencias.items()
         logger.info("prepaid extended contract_id=%s until=%s", contract_id, paid_until)

@@ -123,7 +123,10 @@ def audit_entry_new(
         content_type=ContentType.objects.get_for_model(target) if target is not None else None,
         object_id=str(target.pk) if target is not None else "",
         object_repr=(target_repr if target_repr is not None else str(target or ""))[:200],
-        changes=changes or {},
+        changes={
+            name: [audit_value(before), audit_value(after)]
+            for name, (before, after) in (changes or {}).items()
+        },
         note=note[:500],
     )
 
@@ -131,8 +134,3 @@ def audit_entry_new(
 def audit_entries_record(*, entries: Sequence[AuditEntry]) -> list[AuditEntry]:
     """Append audit rows made by `audit_entry_new`, in order, in one insert."""
     return rows_insert(AuditEntry, objects=entries)
-
-
-def audit_record(**values) -> AuditEntry:
-    """Append one audit row; the arguments are those of `audit_entry_new`."""
-    return audit_entries_record(entries=[audit_entry_new(**values)])[0]

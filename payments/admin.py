@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.models import Provider
-from core.admin import TenantAdmin, TenantInlineMixin
+from core.admin import TenantAdmin, TenantInlineMixin, audit_trail_of
 from core.tenancy import rows_for_staff
 
 from .models import (
@@ -110,6 +110,17 @@ class GatewayAccountAdmin(TenantAdmin):
     list_display = ["provider", "gateway", "is_enabled", "expiry_days", "has_credentials"]
     list_filter = ["gateway", "is_enabled", "provider"]
     list_select_related = ["provider"]
+
+    def audit_note(self, request, form) -> str:
+        """Which credentials were replaced; never their values."""
+        replaced = [
+            str(form.fields[name].label)
+            for name in CREDENTIAL_FIELDS.get(form.instance.gateway, [])
+            if form.cleaned_data.get(name)
+        ]
+        if not replaced:
+            return ""
+        return _("Credenciales reemplazadas: %(names)s") % {"names": ", ".join(replaced)}
 
     @admin.display(boolean=True, description=_("credenciales"))
     def has_credentials(self, account: GatewayAccount) -> bool:
@@ -386,6 +397,7 @@ class SettlementImportAdmin(TenantAdmin):
             "title": str(settlement),
             "original": settlement,
             "summary": settlement_summary(settlement),
+            "audit_entries": audit_trail_of(settlement),
             "outcomes": SettlementLine.Outcome.choices,
             "outcome": outcome,
             "page": page,

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Contract, Provider, User
 from billing.models import Invoice, LedgerEntry
@@ -22,6 +23,7 @@ from billing.services import (
     ledger_record,
     prepaid_extend_many,
 )
+from core.audit import audit_action, audit_entries_record, audit_entry_new
 from core.bulk import rows_insert, rows_update
 from core.locks import rows_locked
 from core.money import money_quantize
@@ -39,6 +41,11 @@ from .models import (
 )
 
 logger = logging.getLogger(__name__)
+
+PAYMENT_CONFIRMED_BY_HAND = audit_action(
+    "payment.confirmed_by_hand", gettext_lazy("Pago confirmado a mano")
+)
+PROMISE_MADE = audit_action("promise.made", gettext_lazy("Promesa de pago"))
 
 
 class PaymentError(Exception):
@@ -377,6 +384,22 @@ def payments_confirm(
         fields=["status", "paid_at", "paid_amount", "paid_late", "ledger_entry"],
     )
     rows_insert(PaymentEvent, objects=events)
+    if actor is not None:
+        # A person said these were paid (an agent, staff): who, from where and what.
+        audit_entries_record(
+            entries=[
+                audit_entry_new(
+                    action=PAYMENT_CONFIRMED_BY_HAND,
+                    actor=actor,
+                    target=confirmation.payment,
+                    provider_id=confirmation.payment.contract.provider_id,
+                    changes={"paid_amount": [None, str(money_quantize(report.amount))]},
+                    note=f"{confirmation.outcome} · {report.note}",
+                    target_repr=confirmation.payment.reference or str(confirmation.payment.pk),
+                )
+                for report, confirmation in zip(reports, confirmations, strict=True)
+            ]
+        )
     if len(reports) == 1:
         if credited:
             logger.info(
@@ -451,7 +474,7 @@ def _credits_record(*, credited: list[tuple[Payment, PaymentReport]], actor: Use
             invoice_credits.append((contract.pk, payment.paid_amount))
     ledger_entries_record(entries=entries)
     if extensions:
-        prepaid_extend_many(extensions=extensions)
+        prepaid_extend_many(extensions=extensions, actor=actor)
     if invoice_credits:
         invoices_settle(credits=invoice_credits)
 
@@ -657,6 +680,17 @@ def payment_promise_make(*, contract: Contract, actor: User) -> PaymentPromise:
     ends_on = today + datetime.timedelta(days=contract.provider.promise_days)
     promise = PaymentPromise.objects.create(
         contract=contract, period_key=key, starts_on=today, ends_on=ends_on, created_by=actor
+    )
+    audit_entries_record(
+        entries=[
+            audit_entry_new(
+                action=PROMISE_MADE,
+                actor=actor,
+                target=contract,
+                changes={"promise_until": [contract.promise_until, ends_on]},
+                note=key,
+            )
+        ]
     )
     contract.promise_until = ends_on
     contract.save(update_fields=["promise_until", "updated_at"])

@@ -36,8 +36,10 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.models import Provider, User
 from billing.services import BillingError
+from core.audit import audit_action, audit_entries_record, audit_entry_new
 from core.bulk import rows_insert
 from core.csvfile import CsvFile, FileRefused, LineError, value_shown
+from core.locks import rows_locked
 from core.money import money_format
 
 from .gateways.reference import reference_is_valid
@@ -45,6 +47,12 @@ from .models import Payment, SettlementImport, SettlementLine
 from .services import Confirmation, PaymentError, PaymentReport, payment_confirm, payments_confirm
 
 logger = logging.getLogger(__name__)
+
+SETTLEMENT_RECEIVED = audit_action("settlement.received", gettext_lazy("Liquidación recibida"))
+SETTLEMENT_APPLIED = audit_action("settlement.applied", gettext_lazy("Liquidación aplicada"))
+SETTLEMENT_LINE_RESOLVED = audit_action(
+    "settlement.line_resolved", gettext_lazy("Línea de liquidación resuelta")
+)
 
 COLUMNS = ("reference", "amount", "paid_at", "folio")
 MAX_BYTES = 32 * 1024 * 1024
@@ -295,7 +303,18 @@ def settlement_file_receive(
         uploaded_by=uploaded_by,
     )
     settlement.upload.save(f"{provider.code}-{digest[:16]}.csv", ContentFile(raw), save=False)
-    settlement.save()
+    with transaction.atomic():
+        settlement.save()
+        audit_entries_record(
+            entries=[
+                audit_entry_new(
+                    action=SETTLEMENT_RECEIVED,
+                    actor=uploaded_by,
+                    target=settlement,
+                    note=f"{settlement.filename} · SHA-256 {digest}",
+                )
+            ]
+        )
     return settlement
 
 
@@ -716,7 +735,18 @@ def _counts_store(settlement: SettlementImport) -> None:
     for outcome, field in COUNT_FIELDS.items():
         setattr(settlement, field, counts.get(outcome, 0))
     settlement.finished_at = timezone.now()
-    settlement.save(update_fields=["line_count", *COUNT_FIELDS.values(), "finished_at"])
+    with transaction.atomic():
+        settlement.save(update_fields=["line_count", *COUNT_FIELDS.values(), "finished_at"])
+        audit_entries_record(
+            entries=[
+                audit_entry_new(
+                    action=SETTLEMENT_APPLIED,
+                    actor=settlement.uploaded_by,
+                    target=settlement,
+                    note=settlement_summary(settlement),
+                )
+            ]
+        )
 
 
 def settlement_previous(settlement: SettlementImport) -> SettlementImport | None:
@@ -784,10 +814,27 @@ def settlement_line_text(line: SettlementLine) -> str:
 def settlement_lines_resolve(*, line_ids: Iterable[int], actor: User) -> int:
     """Take lines off the review queue, recording who and when. Returns how many.
 
-    One conditional UPDATE: a line two people resolve at once keeps the first one's name.
+    Locked, then one UPDATE: a line two people resolve at once keeps the first one's name.
+    Each line resolved leaves an audit row.
     """
-    resolved = SettlementLine.objects.filter(pk__in=list(line_ids), resolved=False).update(
-        resolved=True, resolved_by=actor, resolved_at=timezone.now()
-    )
+    with transaction.atomic():
+        lines = list(
+            rows_locked(SettlementLine.objects.filter(pk__in=list(line_ids), resolved=False))
+        )
+        resolved = SettlementLine.objects.filter(pk__any=[line.pk for line in lines]).update(
+            resolved=True, resolved_by=actor, resolved_at=timezone.now()
+        )
+        audit_entries_record(
+            entries=[
+                audit_entry_new(
+                    action=SETTLEMENT_LINE_RESOLVED,
+                    actor=actor,
+                    target=line,
+                    changes={"resolved": [False, True]},
+                    note=f"{line.reference} · {line.get_outcome_display()}",
+                )
+                for line in lines
+            ]
+        )
     logger.info("settlement lines resolved count=%s actor_id=%s", resolved, actor.pk)
     return resolved

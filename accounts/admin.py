@@ -175,7 +175,7 @@ class ContractAdmin(TenantAdmin):
     list_filter = ["provider", "status", "zone", "billing_mode"]
     list_select_related = ["provider", "plan", "zone", "user"]
     search_fields = ["number", "holder_name", "phone", "email"]
-    raw_id_fields = ["user"]
+    autocomplete_fields = ["user"]
     readonly_fields = ["claimed_at", "created_at", "updated_at"]
 
     def get_urls(self):

@@ -37,7 +37,8 @@ def _roles_sync_after_migrate(sender, apps=None, **kwargs) -> None:
     from django.apps import apps as global_apps
 
     apps = apps or global_apps
-    if sender is not list(global_apps.get_app_configs())[-1]:
+    with_models = [config for config in global_apps.get_app_configs() if config.models_module]
+    if sender is not with_models[-1]:
         return
     from .roles import roles_sync
 

@@ -118,7 +118,19 @@ def ledger_reverse(*, entry: LedgerEntry, created_by: User | None, reason: str) 
                 "registra un ajuste."
             )
         )
-    return _ledger_reverse(entry=entry, created_by=created_by, reason=reason)
+    reversal = _ledger_reverse(entry=entry, created_by=created_by, reason=reason)
+    audit_entries_record(
+        entries=[
+            audit_entry_new(
+                action=LEDGER_REVERSED,
+                actor=created_by,
+                target=reversal.contract,
+                changes={"amount": [str(-reversal.amount), str(reversal.amount)]},
+                note=f"{reversal.description} · {reason}",
+            )
+        ]
+    )
+    return reversal
 
 
 def _ledger_reverse(*, entry: LedgerEntry, created_by: User | None, reason: str) -> LedgerEntry:
@@ -129,17 +141,6 @@ def _ledger_reverse(*, entry: LedgerEntry, created_by: User | None, reason: str)
         raise BillingError(_("Una reversión no se revierte: registra un ajuste."))
     if LedgerEntry.objects.filter(reverses=entry).exists():
         raise BillingError(_("Este movimiento ya fue revertido."))
-    audit_entries_record(
-        entries=[
-            audit_entry_new(
-                action=LEDGER_REVERSED,
-                actor=created_by,
-                target=entry.contract,
-                changes={"amount": [str(entry.amount), str(-entry.amount)]},
-                note=f"{entry.description} · {reason}",
-            )
-        ]
-    )
     return ledger_record(
         contract=entry.contract,
         kind=LedgerEntry.Kind.REVERSAL,

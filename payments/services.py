@@ -516,11 +516,6 @@ class WebhookFact:
     remote: RemotePayment
 
 
-def webhook_apply(*, provider_id: int, gateway: str, remote: RemotePayment) -> str:
-    """Process one verified gateway fact once: `webhooks_apply` with one fact."""
-    return webhooks_apply(facts=[WebhookFact(provider_id, gateway, remote)])[0]
-
-
 @transaction.atomic
 def webhooks_apply(*, facts: Sequence[WebhookFact]) -> list[str]:
     """Process verified gateway facts, each event once ever, in order; one outcome each.

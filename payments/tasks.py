@@ -2,10 +2,10 @@ from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError
 
-from .models import SettlementImport, WebhookDelivery
-from .services import payments_expire, webhook_apply
+from .models import SettlementImport
+from .services import payments_expire
 from .settlement import settlement_import_apply
-from .webhooks import fact_from_json, webhook_deliveries_credit
+from .webhooks import webhook_deliveries_credit
 
 # Acknowledged once done, tried again after a deadlock or a lost connection, and no
 # result kept in Redis: nobody reads it (the outcomes are written on the rows).
@@ -22,28 +22,6 @@ RETRIED_ON_DATABASE_ERRORS = {
 def webhook_deliveries_credit_task() -> int:
     """Credit the verified webhook deliveries waiting (payments.webhooks)."""
     return webhook_deliveries_credit()
-
-
-@shared_task(acks_late=True, ignore_result=True)
-def webhook_credit(provider_id: int, gateway: str, remote: dict, delivery_id: int) -> str:
-    """One fact, as web processes queued it before deliveries were drained in batches.
-
-    Kept so that a message still queued, or sent by a web process not yet updated, while
-    a new version rolls out is credited rather than dropped as an unknown task. Remove it
-    one release after batched crediting.
-    """
-    fact = fact_from_json({"provider_id": provider_id, "gateway": gateway, "remote": remote})
-    outcome = webhook_apply(provider_id=provider_id, gateway=gateway, remote=fact.remote)
-    WebhookDelivery.objects.filter(pk=delivery_id).update(
-        event_id=fact.remote.event_id[:120],
-        outcome=(
-            WebhookDelivery.Outcome.DUPLICATE
-            if outcome == "duplicate"
-            else WebhookDelivery.Outcome.PROCESSED
-        ),
-        detail=outcome,
-    )
-    return outcome
 
 
 @shared_task

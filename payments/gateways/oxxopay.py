@@ -261,7 +261,7 @@ class OxxoPayAdapter:
         if order.get("payment_status") != "paid":
             # Not paid by the gateway's own account: a forgery, or news ahead of the order.
             # The event id is kept apart so that the genuine delivery of this same event,
-            # once the order is paid, is still processed (webhook_apply dedupes by id).
+            # once the order is paid, is still processed (webhooks_apply dedupes by id).
             return [
                 RemotePayment(
                     event_id=f"{event_id}:not_paid",

@@ -13,8 +13,8 @@ from django.test import Client
 from billing.models import LedgerEntry
 from payments.gateways import RemotePayment
 from payments.models import Payment, PaymentEvent, WebhookDelivery
-from payments.services import WebhookFact, webhook_apply, webhooks_apply
-from payments.tasks import webhook_credit, webhook_deliveries_credit_task
+from payments.services import WebhookFact, webhooks_apply
+from payments.tasks import webhook_deliveries_credit_task
 from payments.webhooks import WAKE_KEY, fact_from_json, fact_to_json, webhook_deliveries_credit
 from tests.factories import ContractFactory
 
@@ -150,22 +150,20 @@ def test_a_fact_is_kept_as_json_and_read_back_the_same():
 
 @pytest.mark.django_db
 def test_one_fact_gives_what_it_gave_before_batches(juan):
-    """`webhook_apply` is the one-fact form: each outcome of a webhook stays as it was."""
+    """One fact at a time: each outcome of a webhook stays as it was."""
     api.account_for(juan.provider)
     (payment,) = subscribers(juan, 1)
     remote = paid_in_full(payment, event_id="evt_x")
-    apply = lambda remote: webhook_apply(  # noqa: E731
-        provider_id=juan.provider.pk, gateway="stripe", remote=remote
-    )
+
+    def apply(remote, provider_id=juan.provider.pk):
+        return webhooks_apply(facts=[WebhookFact(provider_id, "stripe", remote)])[0]
 
     assert apply(RemotePayment(event_id="evt_w", external_id="pi", paid=False)) == "not_paid"
     assert apply(remote) == "credited"
     assert apply(remote) == "duplicate"
     assert apply(RemotePayment(**{**remote.__dict__, "event_id": "evt_y"})) == "already_paid"
     other_isp = RemotePayment(**{**remote.__dict__, "event_id": "evt_z"})
-    assert webhook_apply(provider_id=juan.provider.pk + 1, gateway="stripe", remote=other_isp) == (
-        "unknown_payment"
-    )
+    assert apply(other_isp, provider_id=juan.provider.pk + 1) == "unknown_payment"
 
 
 @pytest.mark.postgres
@@ -246,25 +244,6 @@ def test_a_broker_that_is_down_still_answers_200_and_the_next_drain_credits(clie
     assert delivery.outcome == "verified"
     assert cache.get(WAKE_KEY) is None  # the next delivery tries to wake a worker again
     assert webhook_deliveries_credit() == 1  # the beat's drain
-    payment.refresh_from_db()
-    assert payment.status == "paid"
-
-
-@pytest.mark.django_db
-def test_a_message_queued_before_batches_is_still_credited(juan):
-    """A rolling deploy: an old web process queued `webhook_credit` for one fact."""
-    api.account_for(juan.provider)
-    (payment,) = subscribers(juan, 1)
-    delivery = WebhookDelivery.objects.create(gateway="stripe", provider_code="111", body="{}")
-    remote = paid_in_full(payment, event_id="evt_old")
-    message = fact_to_json(WebhookFact(juan.provider.pk, "stripe", remote))["remote"]
-
-    assert webhook_credit.delay(juan.provider.pk, "stripe", message, delivery.pk).get() == (
-        "credited"
-    )
-
-    delivery.refresh_from_db()
-    assert (delivery.outcome, delivery.event_id) == ("processed", "evt_old")
     payment.refresh_from_db()
     assert payment.status == "paid"
 

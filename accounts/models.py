@@ -1,6 +1,7 @@
 import datetime
 import zoneinfo
 
+from allauth.mfa.models import Authenticator
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import RegexValidator
 from django.db import models
@@ -194,3 +195,12 @@ class VerificationCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_purpose_display()} #{self.pk}"
+
+
+class SecondFactor(Authenticator):
+    """A staff login's second factor (allauth's Authenticator), as the admin names it."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("segundo factor")
+        verbose_name_plural = _("segundos factores")

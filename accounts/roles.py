@@ -78,8 +78,8 @@ ISP_ADMIN_PERMISSIONS = (
     "payments.change_gatewayaccount",
     "auth.view_group",
     # To reset the second factor of a staff member of their ISP who lost the phone.
-    "mfa.view_authenticator",
-    "mfa.delete_authenticator",
+    "accounts.view_secondfactor",
+    "accounts.delete_secondfactor",
 )
 # Platform staff hold every permission of these apps.
 PLATFORM_APPS = ("core", "accounts", "plans", "billing", "payments", "auth", "mfa", "account")

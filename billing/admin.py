@@ -12,6 +12,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Contract
 from core.admin import TenantAdmin, TenantInlineMixin
@@ -84,16 +85,7 @@ def _contracts_for(request: HttpRequest):
 
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyAdmin):
-    list_display = [
-        "number",
-        "provider",
-        "contract",
-        "issue_date",
-        "due_date",
-        "total",
-        "amount_paid",
-        "status",
-    ]
+    list_display = ["number", "provider", "contract", "issue_date", "due_date", "total", "state"]
     list_filter = ["provider", "status", "issue_date"]
     list_select_related = ["provider", "contract"]
     search_fields = ["=number", "contract__number", "contract__holder_name"]
@@ -113,6 +105,11 @@ class InvoiceAdmin(ReadOnlyAdmin):
             ),
             *super().get_urls(),
         ]
+
+    @admin.display(description=gettext_lazy("estado"))
+    def state(self, invoice: Invoice) -> str:
+        """PAGADA / IMPAGA / VENCIDA / ANULADA, as the subscriber reads it."""
+        return invoice.display_status_label
 
     def has_issue_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("billing.add_invoice")

@@ -28,7 +28,9 @@ class LedgerEntry(models.Model):
         ADJUSTMENT = "adjustment", _("ajuste")
         REVERSAL = "reversal", _("reversión")
 
-    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="+")
+    provider = models.ForeignKey(
+        Provider, verbose_name=_("proveedor"), on_delete=models.PROTECT, related_name="+"
+    )
     contract = models.ForeignKey(
         Contract, verbose_name=_("contrato"), on_delete=models.PROTECT, related_name="ledger"
     )
@@ -173,7 +175,9 @@ class Invoice(models.Model):
 
 
 class InvoiceLine(models.Model):
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    invoice = models.ForeignKey(
+        Invoice, verbose_name=_("factura"), on_delete=models.CASCADE, related_name="lines"
+    )
     description = models.CharField(_("detalle"), max_length=200)
     amount = models.DecimalField(_("importe"), max_digits=14, decimal_places=2)
 
@@ -204,7 +208,7 @@ class ServicePeriod(models.Model):
         related_name="+",
     )
     description = models.CharField(_("concepto"), max_length=200)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("registrado el"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("periodo de servicio")

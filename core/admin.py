@@ -240,13 +240,14 @@ def audit_trail_of(obj: models.Model) -> list[AuditEntry]:
 
 
 def _change_lines(entry: AuditEntry, model) -> list[tuple[str, str, str]]:
+    """(field label, before, after) of each change, in the reader's language."""
     lines = []
     for name, (before, after) in entry.changes.items():
         try:
             label = str(model._meta.get_field(name).verbose_name)
-        except FieldDoesNotExist:  # a field since removed keeps its name
+        except (AttributeError, FieldDoesNotExist):  # no model, or a field since removed
             label = name
-        lines.append((label, before if before is not None else "—", after or "—"))
+        lines.append((label, before if before is not None else "—", after if after else "—"))
     return lines
 
 
@@ -288,12 +289,9 @@ class AuditEntryAdmin(TenantAdmin):
         "created_at",
         "provider",
         "actor",
-        "channel",
-        "ip_address",
         "action_display",
         "object_repr",
         "changes_display",
-        "note",
     ]
     list_filter = [ActionListFilter, "channel", "created_at", "content_type", "provider"]
     list_select_related = ["actor", "provider", "content_type"]
@@ -306,10 +304,10 @@ class AuditEntryAdmin(TenantAdmin):
 
     @admin.display(description=_("cambios"))
     def changes_display(self, entry: AuditEntry) -> str:
-        return "; ".join(
-            f"{name}: {before or '—'} → {after or '—'}"
-            for name, (before, after) in entry.changes.items()
-        )
+        model = entry.content_type.model_class() if entry.content_type else None
+        lines = _change_lines(entry, model)
+        text = "; ".join(f"{label}: {before} → {after}" for label, before, after in lines)
+        return f"{text} · {entry.note}" if text and entry.note else text or entry.note
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -61,7 +61,7 @@ class AuditEntry(models.Model):
 
     class Meta:
         verbose_name = _("registro de auditoría")
-        verbose_name_plural = _("auditoría")
+        verbose_name_plural = _("registros de auditoría")
         ordering = ["-created_at", "-pk"]
         indexes = [
             models.Index(

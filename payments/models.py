@@ -67,8 +67,10 @@ class Payment(models.Model):
         CANCELLED = "cancelled", _("cancelado")
         HELD = "held", _("en revisión")
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="+")
+    public_id = models.UUIDField(_("id público"), default=uuid.uuid4, unique=True, editable=False)
+    provider = models.ForeignKey(
+        Provider, verbose_name=_("proveedor"), on_delete=models.PROTECT, related_name="+"
+    )
     contract = models.ForeignKey(
         Contract, verbose_name=_("contrato"), on_delete=models.PROTECT, related_name="payments"
     )
@@ -98,8 +100,10 @@ class Payment(models.Model):
     external_id = models.CharField(_("id en la pasarela"), max_length=120, blank=True)
     voucher_url = models.URLField(_("comprobante en la pasarela"), max_length=500, blank=True)
     checkout_url = models.URLField(_("pago en línea"), max_length=500, blank=True)
-    barcode_url = models.URLField(max_length=500, blank=True)
-    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    barcode_url = models.URLField(_("código de barras"), max_length=500, blank=True)
+    idempotency_key = models.UUIDField(
+        _("clave de idempotencia"), default=uuid.uuid4, unique=True, editable=False
+    )
     expires_at = models.DateTimeField(_("vence"), null=True, blank=True)
     paid_at = models.DateTimeField(_("pagado el"), null=True, blank=True)
     paid_amount = models.DecimalField(
@@ -107,7 +111,12 @@ class Payment(models.Model):
     )
     paid_late = models.BooleanField(_("pagado tras vencer"), default=False)
     ledger_entry = models.OneToOneField(
-        LedgerEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="payment"
+        LedgerEntry,
+        verbose_name=_("movimiento"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payment",
     )
     created_at = models.DateTimeField(_("creado el"), auto_now_add=True)
 
@@ -170,14 +179,21 @@ class PaymentEvent(models.Model):
         EXPIRED = "expired", _("vencido")
         CANCELLED = "cancelled", _("cancelado")
 
-    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=12, choices=Kind.choices)
+    payment = models.ForeignKey(
+        Payment, verbose_name=_("pago"), on_delete=models.CASCADE, related_name="events"
+    )
+    kind = models.CharField(_("evento"), max_length=12, choices=Kind.choices)
     source = models.CharField(_("origen"), max_length=40)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("quién"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     note = models.CharField(_("nota"), max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("fecha"), auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "pk"]
@@ -201,17 +217,19 @@ class WebhookDelivery(models.Model):
         IGNORED = "ignored", _("ignorado")
         FAILED = "failed", _("falló al acreditar")
 
-    gateway = models.CharField(max_length=16, choices=Gateway.choices)
-    provider_code = models.CharField(max_length=12)
-    event_id = models.CharField(max_length=120, blank=True)
-    body = models.TextField()
-    headers = models.JSONField(default=dict)
-    outcome = models.CharField(max_length=10, choices=Outcome.choices, default="received")
-    detail = models.CharField(max_length=300, blank=True)
+    gateway = models.CharField(_("pasarela"), max_length=16, choices=Gateway.choices)
+    provider_code = models.CharField(_("código del proveedor"), max_length=12)
+    event_id = models.CharField(_("id del evento"), max_length=120, blank=True)
+    body = models.TextField(_("contenido"))
+    headers = models.JSONField(_("encabezados"), default=dict)
+    outcome = models.CharField(
+        _("resultado"), max_length=10, choices=Outcome.choices, default="received"
+    )
+    detail = models.CharField(_("detalle"), max_length=300, blank=True)
     # What the verified delivery says was paid (payments.webhooks.fact_to_json), one item
     # per payment, each with its outcome once credited.
     facts = models.JSONField(_("hechos verificados"), default=list, blank=True)
-    received_at = models.DateTimeField(auto_now_add=True)
+    received_at = models.DateTimeField(_("recibido el"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("aviso de pasarela")
@@ -256,9 +274,13 @@ class PaymentPromise(models.Model):
     starts_on = models.DateField(_("desde"))
     ends_on = models.DateField(_("hasta"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("pedida por"),
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("pedida el"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("promesa de pago")

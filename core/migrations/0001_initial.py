@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'verbose_name': 'registro de auditoría',
-                'verbose_name_plural': 'auditoría',
+                'verbose_name_plural': 'registros de auditoría',
                 'ordering': ['-created_at', '-pk'],
                 'indexes': [models.Index(fields=['content_type', 'object_id', '-created_at'], name='audit_by_object'), models.Index(fields=['provider', '-created_at'], name='audit_by_provider')],
             },

@@ -22,7 +22,7 @@ from django.contrib import admin
 from django.contrib.auth.models import Group, Permission
 from django.urls import URLResolver, get_resolver, reverse
 
-from accounts.models import Contract, Provider, User
+from accounts.models import Contract, Provider, SecondFactor, User
 from accounts.roles import BILLING_ROLE, ISP_ADMIN_ROLE, SUPPORT_ROLE
 from billing.models import Invoice, InvoiceLine, LedgerEntry, ServicePeriod
 from billing.services import LineSpec, invoice_issue, ledger_record, prepaid_extend
@@ -138,7 +138,7 @@ def _isp(code: str, name: str) -> dict:
         Promotion: promotion,
         User: subscriber,
         EmailAddress: email,
-        Authenticator: authenticator,
+        SecondFactor: SecondFactor.objects.get(pk=authenticator.pk),
         Contract: contract,
         Invoice: invoice,
         InvoiceLine: invoice.lines.get(),

@@ -347,10 +347,6 @@ def invoice_store_pdf(*, invoice: Invoice, content: bytes) -> None:
         invoice.pdf = locked.pdf
 
 
-def _iso(day: datetime.date | None) -> str | None:
-    return day.isoformat() if day is not None else None
-
-
 @dataclass(frozen=True)
 class Extension:
     """A prepaid period to add: `days` defaults to the plan's period."""
@@ -433,6 +429,40 @@ def prepaid_extend_many(
     now = timezone.now()
     for paid_until, contract_ids in contracts_by_vigencia.items():
         Contract.objects.filter(pk__any=contract_ids).update(paid_until=paid_until, updated_at=now)
+    if actor is not None:
+        _vigencias_audit(
+            extensions=extensions,
+            actor=actor,
+            before=vigencias_before,
+            after=vigencias,
+            names=names,
+            provider_of=provider_of,
+        )
+    if len(vigencias) == 1:
+        ((contract_id, paid_until),) = vigencias.items()
+        logger.info("prepaid extended contract_id=%s until=%s", contract_id, paid_until)
+    else:
+        logger.info("prepaid extended contracts=%s periods=%s", len(vigencias), len(periods))
+    return periods
+
+
+def _vigencias_audit(
+    *,
+    extensions: Sequence[Extension],
+    actor: User,
+    before: dict[int, datetime.date | None],
+    after: dict[int, datetime.date],
+    names: dict[int, str],
+    provider_of: dict[int, int],
+) -> None:
+    """One audit row per contract whose vigencia a person moved (an agent's confirmation).
+
+    Crediting by the gateways and by settlement files is not audited row by row: its
+    service periods, ledger entries and payment events already keep, append-only, each
+    vigencia's start and end, the payment and its source, and the file is audited when
+    received and applied. A row per contract there cost a 100,000-line settlement file
+    about a sixth more CPU (docs/performance.md).
+    """
     descriptions: dict[int, list[str]] = defaultdict(list)
     contracts: dict[int, Contract] = {}
     for extension in extensions:
@@ -445,16 +475,10 @@ def prepaid_extend_many(
                 actor=actor,
                 target=contracts[contract_id],
                 provider_id=provider_of[contract_id],
-                changes={"paid_until": [_iso(vigencias_before[contract_id]), _iso(paid_until)]},
+                changes={"paid_until": [before[contract_id], paid_until]},
                 note=" · ".join(descriptions[contract_id]),
                 target_repr=names[contract_id],
             )
-            for contract_id, paid_until in vigencias.items()
+            for contract_id, paid_until in after.items()
         ]
     )
-    if len(vigencias) == 1:
-        ((contract_id, paid_until),) = vigencias.items()
-        logger.info("prepaid extended contract_id=%s until=%s", contract_id, paid_until)
-    else:
-        logger.info("prepaid extended contracts=%s periods=%s", len(vigencias), len(periods))
-    return periods

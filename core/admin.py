@@ -61,15 +61,18 @@ def _is_tenant_model(model) -> bool:
 class TenantFieldsMixin:
     """Foreign-key and many-to-many choices limited to what the staff member may see."""
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        related = db_field.remote_field.model
+    def _choices(self, db_field, request, kwargs):
+        """The field's choices (those given, the related admin's, or every row), limited."""
         queryset = kwargs.get("queryset")
         if queryset is None:
             queryset = self.get_field_queryset(kwargs.get("using"), db_field, request)
         if queryset is None:
-            queryset = related._default_manager.all()
-        kwargs["queryset"] = rows_for_staff(queryset, user=request.user)
-        if _is_tenant_model(related) and not staff_is_platform(request.user):
+            queryset = db_field.remote_field.model._default_manager.all()
+        return rows_for_staff(queryset, user=request.user)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        kwargs["queryset"] = self._choices(db_field, request, kwargs)
+        if _is_tenant_model(db_field.remote_field.model) and not staff_is_platform(request.user):
             # Staff of one ISP: their ISP is the only choice, already chosen.
             kwargs["empty_label"] = None
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -83,13 +86,7 @@ class TenantFieldsMixin:
         return field
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
-        related = db_field.remote_field.model
-        queryset = kwargs.get("queryset")
-        if queryset is None:
-            queryset = self.get_field_queryset(kwargs.get("using"), db_field, request)
-        if queryset is None:
-            queryset = related._default_manager.all()
-        kwargs["queryset"] = rows_for_staff(queryset, user=request.user)
+        kwargs["queryset"] = self._choices(db_field, request, kwargs)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
@@ -296,7 +293,6 @@ class AuditEntryAdmin(TenantAdmin):
     list_filter = [ActionListFilter, "channel", "created_at", "content_type", "provider"]
     list_select_related = ["actor", "provider", "content_type"]
     search_fields = ["object_repr", "note", "actor__username", "=ip_address"]
-    date_hierarchy = "created_at"
 
     @admin.display(description=_("acción"), ordering="action")
     def action_display(self, entry: AuditEntry) -> str:

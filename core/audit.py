@@ -120,7 +120,9 @@ def audit_entry_new(
         channel=channel,
         ip_address=_client_ip(request),
         action=action,
-        content_type=ContentType.objects.get_for_model(target) if target is not None else None,
+        content_type_id=(
+            ContentType.objects.get_for_model(target).pk if target is not None else None
+        ),
         object_id=str(target.pk) if target is not None else "",
         object_repr=(target_repr if target_repr is not None else str(target or ""))[:200],
         changes={

@@ -16,6 +16,11 @@ class AuditEntry(models.Model):
     Written by `core.audit` only, by the service that made the change (bulk ones
     included). `provider` is the ISP the row belongs to (empty for platform-wide rows);
     the ISP and the user are named by label, core imports neither.
+
+    The foreign keys have no database constraint: a settlement file writes a row for
+    every contract it credits, and three more checks per row at commit cost PostgreSQL
+    about a tenth of the import (docs/performance.md). Django's PROTECT still keeps an
+    ISP or a login with audit rows from being deleted, and nothing deletes audit rows.
     """
 
     class Channel(models.TextChoices):
@@ -28,26 +33,29 @@ class AuditEntry(models.Model):
         "accounts.Provider",
         verbose_name=_("proveedor"),
         on_delete=models.PROTECT,
+        db_constraint=False,
         null=True,
         blank=True,
         related_name="+",
     )
-    created_at = models.DateTimeField(_("fecha"), auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(_("fecha"), auto_now_add=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("quién"),
         on_delete=models.PROTECT,
+        db_constraint=False,
         null=True,
         blank=True,
         related_name="+",
     )
     channel = models.CharField(_("desde"), max_length=8, choices=Channel.choices)
     ip_address = models.GenericIPAddressField(_("dirección IP"), null=True, blank=True)
-    action = models.CharField(_("acción"), max_length=40, db_index=True)
+    action = models.CharField(_("acción"), max_length=40)
     content_type = models.ForeignKey(
         ContentType,
         verbose_name=_("tipo"),
         on_delete=models.PROTECT,
+        db_constraint=False,
         null=True,
         blank=True,
         related_name="+",
@@ -62,12 +70,13 @@ class AuditEntry(models.Model):
     class Meta:
         verbose_name = _("registro de auditoría")
         verbose_name_plural = _("registros de auditoría")
-        ordering = ["-created_at", "-pk"]
+        # Newest first by id, which grows with time: the lists read an index, never sort.
+        # Two indexes only (an object's trail, an ISP's list): a settlement file writes a
+        # row for every contract it credits.
+        ordering = ["-pk"]
         indexes = [
-            models.Index(
-                fields=["content_type", "object_id", "-created_at"], name="audit_by_object"
-            ),
-            models.Index(fields=["provider", "-created_at"], name="audit_by_provider"),
+            models.Index(fields=["content_type", "object_id", "-id"], name="audit_by_object"),
+            models.Index(fields=["provider", "-id"], name="audit_by_provider"),
         ]
 
     def __str__(self) -> str:

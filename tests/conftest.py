@@ -61,6 +61,13 @@ def _clean_slate():
 
 
 @pytest.fixture
+def admin_without_totp(settings):
+    """Staff reach the admin without setting up TOTP (tests/accounts/test_admin_mfa.py
+    covers it)."""
+    settings.ADMIN_REQUIRE_MFA = False
+
+
+@pytest.fixture
 def kona():
     return ProviderFactory(code="111", name="KONA", handle_domain="kona")
 

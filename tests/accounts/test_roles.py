@@ -19,19 +19,9 @@ from core.models import AuditEntry
 from core.tenancy import PLATFORM_ROLE
 from tests.factories import PASSWORD, ProviderFactory, UserFactory, staff_of
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("admin_without_totp")]
 
 NEW_PASSWORD = "una-clave-nueva-y-larga-2026"
-
-
-@pytest.fixture(autouse=True)
-def _admin_without_totp(settings):
-    settings.ADMIN_REQUIRE_MFA = False
-
-
-@pytest.fixture
-def kona():
-    return ProviderFactory(code="111", name="KONA", handle_domain="kona")
 
 
 @pytest.fixture

@@ -11,26 +11,16 @@ from django.utils import timezone
 
 from accounts.imports import contracts_import
 from accounts.roles import BILLING_ROLE, ISP_ADMIN_ROLE, SUPPORT_ROLE
-from billing.models import LedgerEntry
+from billing.models import LedgerEntry, ServicePeriod
 from billing.services import LineSpec, invoice_issue
 from core.models import AppendOnlyError, AuditEntry
-from payments.models import GatewayAccount
+from payments.models import GatewayAccount, Payment, PaymentEvent, SettlementImport
 from payments.services import payment_start
 from tests.factories import ContractFactory, PlanFactory, ProviderFactory, ZoneFactory, staff_of
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("admin_without_totp")]
 
 CLIENT_IP = "203.0.113.7"
-
-
-@pytest.fixture(autouse=True)
-def _admin_without_totp(settings):
-    settings.ADMIN_REQUIRE_MFA = False
-
-
-@pytest.fixture
-def kona():
-    return ProviderFactory(code="111", name="KONA", handle_domain="kona")
 
 
 @pytest.fixture
@@ -44,7 +34,21 @@ def contract(kona):
         holder_name="Rosa Martínez",
         zone=zone,
         plan=plan,
-        paid_until=datetime.date(2026, 12, 1),
+        paid_until=kona.today() + datetime.timedelta(days=5),
+    )
+
+
+def cash_reference(contract) -> Payment:
+    """A pending self-issued reference for the contract's plan, as Adquirir makes it."""
+    GatewayAccount.objects.create(
+        provider=contract.provider, gateway="reference", reference_prefix="111"
+    )
+    return payment_start(
+        contract=contract,
+        gateway="reference",
+        method="cash",
+        plan=contract.plan,
+        urls_for=lambda _payment: None,
     )
 
 
@@ -89,7 +93,7 @@ def test_a_contract_changed_in_the_admin_records_every_field_before_and_after(
     assert entry.changes == {
         "holder_name": ["Rosa Martínez", "Rosa Martínez Ruiz"],
         "phone": ["+525512345678", "+525587654321"],
-        "paid_until": ["2026-12-01", "2027-01-15"],
+        "paid_until": [contract.paid_until.isoformat(), "2027-01-15"],
         "status": ["active", "suspended"],
     }
     assert (entry.actor, entry.provider, entry.channel, entry.ip_address) == (
@@ -103,7 +107,7 @@ def test_a_contract_changed_in_the_admin_records_every_field_before_and_after(
     page = client.get(url).text
     assert 'id="audit-trail"' in page
     assert "Modificado en la administración" in page
-    assert "vigencia: 2026-12-01 → 2027-01-15" in page
+    assert f"vigencia: {contract.paid_until.isoformat()} → 2027-01-15" in page
     assert "estado: active → suspended" in page
 
 
@@ -123,7 +127,7 @@ def test_a_save_that_changes_nothing_records_nothing(client, kona, contract):
             "zone": contract.zone_id,
             "plan": contract.plan_id,
             "billing_mode": "prepaid",
-            "paid_until": "2026-12-01",
+            "paid_until": contract.paid_until.isoformat(),
             "status": "active",
         },
     )
@@ -135,6 +139,7 @@ def test_invoices_issued_and_voided_adjustments_and_reversals_are_audited(client
     # given
     clerk = staff_of(kona, BILLING_ROLE, username="cajera")
     staff_client(client, clerk)
+    due_date = kona.today() + datetime.timedelta(days=20)
 
     # when
     client.post(
@@ -143,7 +148,7 @@ def test_invoices_issued_and_voided_adjustments_and_reversals_are_audited(client
             "contract": contract.pk,
             "description": "Noviembre",
             "amount": "250.00",
-            "due_date": "2026-12-20",
+            "due_date": due_date.isoformat(),
         },
     )
     invoice = contract.invoices.get()
@@ -163,7 +168,7 @@ def test_invoices_issued_and_voided_adjustments_and_reversals_are_audited(client
     assert issued.changes == {
         "number": [None, "1"],
         "total": [None, "250.00"],
-        "due_date": [None, "2026-12-20"],
+        "due_date": [None, due_date.isoformat()],
     }
     assert (voided.changes, voided.note) == ({"status": ["issued", "void"]}, "Emitida por error")
     assert (adjusted.changes, adjusted.note) == ({"amount": [None, "-40.00"]}, "Visita técnica")
@@ -178,14 +183,7 @@ def test_a_cash_payment_confirmed_by_an_agent_is_audited_with_the_vigencia_it_mo
     client, kona, contract
 ):
     # given
-    GatewayAccount.objects.create(provider=kona, gateway="reference", reference_prefix="111")
-    payment = payment_start(
-        contract=contract,
-        gateway="reference",
-        method="cash",
-        plan=contract.plan,
-        urls_for=lambda _payment: None,
-    )
+    payment = cash_reference(contract)
     agent = staff_of(kona, SUPPORT_ROLE, username="agente")
     staff_client(client, agent)
     paid_at = timezone.localtime(timezone.now(), kona.tzinfo).strftime("%Y-%m-%d %H:%M")
@@ -208,21 +206,15 @@ def test_a_cash_payment_confirmed_by_an_agent_is_audited_with_the_vigencia_it_mo
     assert confirmed.note == "credited · ticket 4411"
     assert extended.actor == agent
     assert extended.object_id == str(contract.pk)
-    assert extended.changes == {"paid_until": ["2026-12-01", "2026-12-31"]}
+    after = contract.paid_until + datetime.timedelta(days=30)
+    assert extended.changes == {"paid_until": [contract.paid_until.isoformat(), after.isoformat()]}
 
 
-def test_a_settlement_file_is_audited_received_applied_and_per_contract(
+def test_a_settlement_file_is_audited_when_received_and_applied(
     client, kona, contract, django_capture_on_commit_callbacks
 ):
     # given
-    GatewayAccount.objects.create(provider=kona, gateway="reference", reference_prefix="111")
-    payment = payment_start(
-        contract=contract,
-        gateway="reference",
-        method="cash",
-        plan=contract.plan,
-        urls_for=lambda _payment: None,
-    )
+    payment = cash_reference(contract)
     clerk = staff_of(kona, BILLING_ROLE, username="cajera")
     staff_client(client, clerk)
     paid_at = (timezone.now() - datetime.timedelta(hours=1)).replace(microsecond=0).isoformat()
@@ -242,13 +234,21 @@ def test_a_settlement_file_is_audited_received_applied_and_per_contract(
     # then
     (received,) = entries("settlement.received")
     (applied,) = entries("settlement.applied")
-    (extended,) = entries("contract.vigencia_extended")
     assert (received.actor, received.channel, received.ip_address) == (clerk, "admin", CLIENT_IP)
     assert received.note.startswith("oxxo.csv · SHA-256 ")
     assert applied.actor == clerk
     assert "Acreditadas 1" in applied.note
-    assert extended.changes == {"paid_until": ["2026-12-01", "2026-12-31"]}
-    assert extended.object_repr == "1001 · Rosa Martínez"
+    # Each contract's new vigencia is kept by its service period and the payment's events
+    # (append-only), not by one audit row per line: a file may hold 100,000.
+    assert entries("contract.vigencia_extended") == []
+    period = ServicePeriod.objects.get(contract=contract)
+    assert (period.starts_on, period.ends_on) == (
+        contract.paid_until,
+        contract.paid_until + datetime.timedelta(days=30),
+    )
+    assert PaymentEvent.objects.get(payment=payment, kind="paid").source == (
+        f"settlement:{SettlementImport.objects.get().pk}"
+    )
 
 
 def test_a_contract_import_audits_each_contract_it_creates_or_changes(kona, contract):
@@ -366,12 +366,12 @@ def test_the_audit_list_shows_one_isps_rows_to_its_staff_and_nothing_can_change_
     mine = invoice_issue(
         contract=contract,
         lines=[LineSpec(description="x", amount=Decimal("1.00"))],
-        due_date=datetime.date(2026, 12, 31),
+        due_date=kona.today() + datetime.timedelta(days=30),
     )
     theirs = invoice_issue(
         contract=ContractFactory(provider=other, number="7007"),
         lines=[LineSpec(description="x", amount=Decimal("1.00"))],
-        due_date=datetime.date(2026, 12, 31),
+        due_date=kona.today() + datetime.timedelta(days=30),
     )
     staff_client(client, staff_of(kona, BILLING_ROLE))
 

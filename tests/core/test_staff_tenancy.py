@@ -49,17 +49,12 @@ from tests.factories import (
     staff_of,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("admin_without_totp")]
 
 # Models registered in the admin that belong to no ISP: the roles.
 GLOBAL_MODELS = {Group}
 # Staff views in the admin outside the ModelAdmins, and how to name an object of BRAVO.
 CONSOLE_URLS = {"payments_console_payment": lambda bravo: {"pk": bravo[Payment].pk}}
-
-
-@pytest.fixture(autouse=True)
-def _admin_without_totp(settings):
-    settings.ADMIN_REQUIRE_MFA = False
 
 
 def _isp(code: str, name: str) -> dict:
@@ -329,7 +324,7 @@ def test_a_picker_given_another_isps_id_refuses_it_and_names_nothing(client, alf
             "contract": bravo[Contract].pk,
             "description": "x",
             "amount": "1.00",
-            "due_date": "2026-12-31",
+            "due_date": (alfa[Provider].today() + datetime.timedelta(days=30)).isoformat(),
         },
     )
     # A contract's subscriber (a raw-id lookup) set to BRAVO's login.

@@ -8,14 +8,11 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Contract, Provider
+from core.models import AppendOnlyModel
 from plans.models import Plan
 
 
-class AppendOnlyError(Exception):
-    """Ledger entries are never edited or deleted: write a reversing entry instead."""
-
-
-class LedgerEntry(models.Model):
+class LedgerEntry(AppendOnlyModel):
     """One movement of the contract's current account. Balance = sum of amounts.
 
     Positive amounts are in the subscriber's favour (payments); charges are negative,
@@ -74,14 +71,6 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_on} {self.description} {self.amount}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise AppendOnlyError("ledger entries are append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError("ledger entries are append-only")
 
 
 class InvoiceCounter(models.Model):

@@ -19,11 +19,11 @@ from accounts.models import Contract, Provider, User
 from core.audit import audit_action, audit_entries_record, audit_entry_new
 from core.bulk import rows_insert, rows_update
 from core.locks import rows_locked
+from core.models import AppendOnlyError
 from core.money import money_quantize
 from plans.models import Plan
 
 from .models import (
-    AppendOnlyError,
     Invoice,
     InvoiceCounter,
     InvoiceLine,

@@ -1,4 +1,4 @@
-"""The audit trail: an append-only record of every write that matters (core.audit)."""
+"""Append-only rows, and the audit trail: a record of every write that matters (core.audit)."""
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -7,10 +7,26 @@ from django.utils.translation import gettext_lazy as _
 
 
 class AppendOnlyError(Exception):
-    """Audit rows are never edited or deleted."""
+    """Append-only rows (the ledger, the audit trail) are never edited or deleted: a
+    correction is a new row."""
 
 
-class AuditEntry(models.Model):
+class AppendOnlyModel(models.Model):
+    """A row that is written once and never changed or deleted through the ORM."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise AppendOnlyError(f"{self._meta.verbose_name_plural} are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(f"{self._meta.verbose_name_plural} are append-only")
+
+
+class AuditEntry(AppendOnlyModel):
     """Who did what to which row, when and from where, with the values before and after.
 
     Written by `core.audit` only, by the service that made the change (bulk ones
@@ -81,11 +97,3 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.object_repr}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise AppendOnlyError("audit entries are append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError("audit entries are append-only")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing.models import AppendOnlyError, Invoice, LedgerEntry
+from billing.models import Invoice, LedgerEntry
 from billing.selectors import ledger_balance
 from billing.services import (
     BillingError,
@@ -16,6 +16,7 @@ from billing.services import (
     ledger_record,
     ledger_reverse,
 )
+from core.models import AppendOnlyError
 from tests.factories import ContractFactory, UserFactory
 
 from .factories import issue

@@ -12,6 +12,7 @@ from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -72,10 +73,13 @@ class UserAdmin(TenantAdminMixin, DjangoUserAdmin):
         return ", ".join(group.name for group in user.groups.all())
 
     def get_queryset(self, request):
-        users = super().get_queryset(request).prefetch_related("groups")
-        if not staff_is_platform(request.user):
-            users = users.filter(is_superuser=False)
-        return users
+        return super().get_queryset(request).prefetch_related("groups")
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if staff_is_platform(request.user):
+            return form
+        return _form_with_handles_of(form, request.user.provider)
 
     def get_fieldsets(self, request, obj=None):
         if obj is not None and not staff_is_platform(request.user):
@@ -96,13 +100,38 @@ class UserAdmin(TenantAdminMixin, DjangoUserAdmin):
         super().save_model(request, obj, form, change)
 
     def user_change_password(self, request, id, form_url=""):
-        response = super().user_change_password(request, id, form_url)
-        if request.method == "POST" and response.status_code == 302:
-            user = self.get_object(request, id)
-            audit_entries_record(
-                entries=[audit_entry_new(action=USER_PASSWORD_SET, actor=request.user, target=user)]
-            )
+        # One transaction: a password is never set without its audit row.
+        with transaction.atomic():
+            response = super().user_change_password(request, id, form_url)
+            if request.method == "POST" and response.status_code == 302:
+                user = self.get_object(request, id)
+                audit_entries_record(
+                    entries=[
+                        audit_entry_new(action=USER_PASSWORD_SET, actor=request.user, target=user)
+                    ]
+                )
         return response
+
+
+def _form_with_handles_of(form, provider: Provider):
+    """The user form, refusing a login outside the ISP's handles (`…@kona`): a name
+    another ISP may use would tell, by «ya existe», which logins that ISP has."""
+    suffix = f"@{provider.handle_domain}"
+
+    class HandleForm(form):
+        def clean_username(self):
+            username = self.cleaned_data["username"]
+            if not username.lower().endswith(suffix) or len(username) == len(suffix):
+                raise forms.ValidationError(
+                    _("La cuenta debe terminar en %(suffix)s, p. ej. maria%(suffix)s.")
+                    % {"suffix": suffix}
+                )
+            # The creation form also checks that nobody has it yet, ignoring case.
+            parent = getattr(super(), "clean_username", None)
+            return parent() if parent else username
+
+    HandleForm.__name__ = form.__name__
+    return HandleForm
 
 
 admin.site.unregister(Group)

@@ -12,17 +12,21 @@ class AccountsConfig(AppConfig):
         from django.contrib.auth.models import Group, Permission
         from django.db.models.signals import post_migrate
 
-        from core.tenancy import tenant_paths_register
+        from core.tenancy import TenantPath, tenant_paths_register
 
-        from .models import Provider, VerificationCode
+        from .models import Provider, User, VerificationCode
 
+        # A superuser is platform staff even if an ISP is set on the login: its ISP's staff
+        # never see it, nor its e-mails and second factors.
+        superuser_of_user = {"user__is_superuser": True}
         tenant_paths_register(
             {
                 Provider: "pk",
+                User: TenantPath("provider", hidden={"is_superuser": True}),
                 VerificationCode: "contract__provider",
                 # Staff logins' e-mails and second factors are their user's ISP's.
-                EmailAddress: "user__provider",
-                Authenticator: "user__provider",
+                EmailAddress: TenantPath("user__provider", hidden=superuser_of_user),
+                Authenticator: TenantPath("user__provider", hidden=superuser_of_user),
                 # The roles are the same for every ISP.
                 Group: None,
                 Permission: None,

@@ -14,7 +14,7 @@ an admin without this mixin fails it.
 from django.contrib import admin
 from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.http import Http404, HttpRequest
 from django.utils.translation import gettext_lazy as _
 
@@ -114,8 +114,9 @@ class TenantAdminMixin(TenantFieldsMixin):
         return obj
 
     def _tenant_field(self) -> str | None:
+        """The row's own `provider` field, when the ISP is named right on the row."""
         path = tenant_path(self.model)
-        return path.lookup.split("__")[0] if path and path.lookup != "pk" else None
+        return "provider" if path is not None and path.lookup == "provider" else None
 
     def get_list_display(self, request):
         columns = super().get_list_display(request)
@@ -201,18 +202,20 @@ class TenantAdminMixin(TenantFieldsMixin):
         audit_entries_record(entries=[entry])
 
     def delete_queryset(self, request, queryset):
-        entries = [
-            audit_entry_new(action=ADMIN_DELETED, actor=request.user, target=obj)
-            for obj in queryset
-        ]
-        super().delete_queryset(request, queryset)
-        audit_entries_record(entries=entries)
+        # The admin's delete action runs outside a transaction: rows and audit go together.
+        with transaction.atomic():
+            entries = [
+                audit_entry_new(action=ADMIN_DELETED, actor=request.user, target=obj)
+                for obj in queryset
+            ]
+            super().delete_queryset(request, queryset)
+            audit_entries_record(entries=entries)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_object(request, object_id)
         extra_context = {
             **(extra_context or {}),
-            "audit_entries": audit_trail_of(obj),
+            "audit_entries": audit_trail_for(request, obj),
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -221,8 +224,11 @@ class TenantAdmin(TenantAdminMixin, admin.ModelAdmin):
     """The ModelAdmin every admin of Antena's models is built on."""
 
 
-def audit_trail_of(obj: models.Model) -> list[AuditEntry]:
-    """The latest audit rows about one object, newest first."""
+def audit_trail_for(request: HttpRequest, obj: models.Model) -> list[AuditEntry]:
+    """The latest audit rows about one object, newest first, for staff who may read the
+    audit (an agent reading a contract does not see who changed it, from which IP)."""
+    if not request.user.has_perm("core.view_auditentry"):
+        return []
     from django.contrib.contenttypes.models import ContentType
 
     entries = list(

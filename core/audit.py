@@ -20,12 +20,13 @@ import decimal
 from collections.abc import Iterator, Sequence
 
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db.models import Model
 from django.utils.functional import Promise
 
 from .bulk import rows_insert
 from .models import AuditEntry
+from .tenancy import tenant_id_of
 
 Channel = AuditEntry.Channel
 
@@ -65,7 +66,7 @@ def _client_ip(request) -> str | None:
     # allauth's rule, so that the audit and the rate limits name the same client.
     try:
         return get_adapter(request).get_client_ip(request)
-    except PermissionDenied:  # allauth: no address found
+    except (PermissionDenied, ImproperlyConfigured):  # no address, or a short X-Forwarded-For
         return None
 
 
@@ -106,14 +107,11 @@ def audit_entry_new(
 ) -> AuditEntry:
     """One audit row, not yet written: `audit_entries_record` appends it.
 
-    `provider_id` defaults to the target's own ISP (its `provider_id`, or its own id for
-    an ISP).
+    `provider_id` defaults to the target's own ISP (core.tenancy.tenant_id_of).
     """
     channel, request = _context.get()
     if provider_id is None and target is not None:
-        provider_id = getattr(target, "provider_id", None)
-        if provider_id is None and target._meta.label == "accounts.Provider":
-            provider_id = target.pk
+        provider_id = tenant_id_of(target)
     return AuditEntry(
         provider_id=provider_id,
         actor_id=actor.pk if actor is not None and actor.pk is not None else None,

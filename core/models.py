@@ -50,6 +50,7 @@ class AuditEntry(AppendOnlyModel):
         verbose_name=_("proveedor"),
         on_delete=models.PROTECT,
         db_constraint=False,
+        db_index=False,  # audit_by_provider leads with it
         null=True,
         blank=True,
         related_name="+",
@@ -72,6 +73,7 @@ class AuditEntry(AppendOnlyModel):
         verbose_name=_("tipo"),
         on_delete=models.PROTECT,
         db_constraint=False,
+        db_index=False,  # audit_by_object leads with it
         null=True,
         blank=True,
         related_name="+",
@@ -87,8 +89,8 @@ class AuditEntry(AppendOnlyModel):
         verbose_name = _("registro de auditoría")
         verbose_name_plural = _("registros de auditoría")
         # Newest first by id, which grows with time: the lists read an index, never sort.
-        # Two indexes only (an object's trail, an ISP's list): a settlement file writes a
-        # row for every contract it credits.
+        # Three indexes besides the key (an object's trail, an ISP's list, and the actor's,
+        # which deleting a login checks): a contract import writes a row per contract.
         ordering = ["-pk"]
         indexes = [
             models.Index(fields=["content_type", "object_id", "-id"], name="audit_by_object"),

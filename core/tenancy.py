@@ -34,10 +34,12 @@ SESSION_CONTRACT_KEY = "current_contract_id"
 @dataclasses.dataclass(frozen=True)
 class TenantPath:
     """`lookup` leads from a row to its ISP's `attribute` (the id, or the code for rows
-    stored before their ISP is looked up, such as webhook deliveries)."""
+    stored before their ISP is looked up, such as webhook deliveries). `hidden` are rows
+    of the ISP that only platform staff see (a superuser's login, say)."""
 
     lookup: str
     attribute: str = "pk"
+    hidden: dict = dataclasses.field(default_factory=dict)
 
 
 _PATHS: dict[type[Model], TenantPath | None] = {}
@@ -87,7 +89,23 @@ def rows_for_staff(queryset: QuerySet, *, user) -> QuerySet:
     if not (user.is_authenticated and user.is_staff and user.provider_id):
         return queryset.none()
     value = user.provider_id if path.attribute == "pk" else getattr(user.provider, path.attribute)
-    return queryset.filter(**{path.lookup: value})
+    rows = queryset.filter(**{path.lookup: value})
+    return rows.exclude(**path.hidden) if path.hidden else rows
+
+
+def tenant_id_of(obj: Model) -> int | None:
+    """The id of the ISP a row belongs to (None: to no ISP, or not known by id)."""
+    path = tenant_path(type(obj))
+    if path is None or path.attribute != "pk":
+        return None
+    if path.lookup == "pk":
+        return obj.pk
+    *through, last = path.lookup.split("__")
+    for name in through:
+        obj = getattr(obj, name)
+        if obj is None:
+            return None
+    return getattr(obj, f"{last}_id")
 
 
 @functools.cache

@@ -15,8 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.models import Provider
-from core.admin import TenantAdmin, TenantInlineMixin, audit_trail_of
-from core.tenancy import rows_for_staff
+from core.admin import TenantAdmin, TenantInlineMixin, audit_trail_for
+from core.tenancy import rows_for_staff, staff_is_platform
 
 from .models import (
     GatewayAccount,
@@ -110,6 +110,20 @@ class GatewayAccountAdmin(TenantAdmin):
     list_display = ["provider", "gateway", "is_enabled", "expiry_days", "has_credentials"]
     list_filter = ["gateway", "is_enabled", "provider"]
     list_select_related = ["provider"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if staff_is_platform(request.user):
+            return form
+
+        class IspStaffForm(form):
+            # The gateway's address is for sandbox tests by platform staff: an ISP that set
+            # it would have the server send its credentials wherever it pointed.
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.fields["base_url"].disabled = True
+
+        return IspStaffForm
 
     def audit_note(self, request, form) -> str:
         """Which credentials were replaced; never their values."""
@@ -397,7 +411,7 @@ class SettlementImportAdmin(TenantAdmin):
             "title": str(settlement),
             "original": settlement,
             "summary": settlement_summary(settlement),
-            "audit_entries": audit_trail_of(settlement),
+            "audit_entries": audit_trail_for(request, settlement),
             "outcomes": SettlementLine.Outcome.choices,
             "outcome": outcome,
             "page": page,

@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
         ("accounts", "0004_contract_promise_until_provider_promise_days_and_more"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
-
+        ("core", "0001_initial"),
         ("plans", "0002_promotion"),
         ("billing", "0001_initial"),
         ("payments", "0005_webhook_delivery_facts"),

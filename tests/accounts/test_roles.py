@@ -31,7 +31,7 @@ def interatos():
 
 @pytest.fixture
 def isp_admin(client, kona):
-    admin = staff_of(kona, ISP_ADMIN_ROLE, username="admin-kona")
+    admin = staff_of(kona, ISP_ADMIN_ROLE, username="admin@kona")
     client.force_login(admin)
     return admin
 
@@ -69,7 +69,7 @@ def test_an_isp_administrator_creates_staff_for_their_own_isp_only(
     response = client.post(
         "/admin/accounts/user/add/",
         {
-            "username": "cajera",
+            "username": "cajera@kona",
             "usable_password": "true",
             "password1": NEW_PASSWORD,
             "password2": NEW_PASSWORD,
@@ -79,7 +79,7 @@ def test_an_isp_administrator_creates_staff_for_their_own_isp_only(
     )
 
     # then
-    created = User.objects.get(username="cajera")
+    created = User.objects.get(username="cajera@kona")
     assert response.status_code == 302
     assert (created.provider, created.is_superuser) == (kona, False)
     assert AuditEntry.objects.filter(
@@ -89,7 +89,7 @@ def test_an_isp_administrator_creates_staff_for_their_own_isp_only(
 
 def test_an_isp_administrator_gives_only_the_isp_roles(client, isp_admin, kona):
     # given
-    clerk = staff_of(kona, username="cajera")
+    clerk = staff_of(kona, username="cajera@kona")
     url = f"/admin/accounts/user/{clerk.pk}/change/"
     form = client.get(url).text
     platform = Group.objects.get(name=PLATFORM_ROLE)
@@ -124,9 +124,10 @@ def test_an_isp_administrator_gives_only_the_isp_roles(client, isp_admin, kona):
 
 
 def test_an_isp_administrator_cannot_reach_superusers_or_another_isps_staff(
-    client, isp_admin, interatos
+    client, isp_admin, kona, interatos
 ):
-    superuser = User.objects.create_superuser("raiz", "raiz@example.com", PASSWORD)
+    # A superuser, even one with the ISP set on the login, is platform staff.
+    superuser = User.objects.create_superuser("raiz", "raiz@example.com", PASSWORD, provider=kona)
     other_staff = staff_of(interatos, ISP_ADMIN_ROLE, username="admin-interatos")
     listing = client.get("/admin/accounts/user/").text
 
@@ -232,3 +233,63 @@ def test_a_subscriber_holding_a_role_by_mistake_still_cannot_enter_the_admin(cli
 
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+@pytest.mark.parametrize(
+    "username", ["abonado@interatos", "staff-interatos", "nadie@interatos", "@kona", "kona"]
+)
+def test_an_isp_administrator_names_logins_only_in_their_isps_handles(
+    client, isp_admin, interatos, username
+):
+    """«ya existe» for another ISP's login would tell which logins that ISP has."""
+    UserFactory(provider=interatos, username="abonado@interatos")
+    staff_of(interatos, ISP_ADMIN_ROLE, username="staff-interatos")
+
+    response = client.post(
+        "/admin/accounts/user/add/",
+        {
+            "username": username,
+            "usable_password": "true",
+            "password1": NEW_PASSWORD,
+            "password2": NEW_PASSWORD,
+        },
+    )
+
+    assert response.status_code == 200
+    assert "La cuenta debe terminar en @kona, p. ej. maria@kona." in response.text
+    assert "ya existe" not in response.text
+    assert not User.objects.filter(username=username, provider__code="111").exists()
+    assert not User.objects.filter(username="nadie@interatos").exists()
+
+
+def test_an_isp_administrator_never_sees_a_superusers_second_factor(client, isp_admin, kona):
+    from allauth.mfa.models import Authenticator
+
+    superuser = User.objects.create_superuser("raiz", "raiz@example.com", PASSWORD, provider=kona)
+    factor = Authenticator.objects.create(user=superuser, type="totp", data={"secret": "x"})
+
+    assert "raiz" not in client.get("/admin/accounts/secondfactor/").text
+    assert client.get(f"/admin/accounts/secondfactor/{factor.pk}/change/").status_code == 404
+    client.post(f"/admin/accounts/secondfactor/{factor.pk}/delete/", {"post": "yes"})
+    assert Authenticator.objects.filter(pk=factor.pk).exists()
+
+
+def test_an_isp_administrator_cannot_point_a_gateway_elsewhere(client, isp_admin, kona):
+    from payments.models import GatewayAccount
+
+    account = GatewayAccount.objects.create(provider=kona, gateway="oxxopay")
+
+    response = client.post(
+        f"/admin/payments/gatewayaccount/{account.pk}/change/",
+        {
+            "provider": kona.pk,
+            "gateway": "oxxopay",
+            "is_enabled": "on",
+            "expiry_days": 3,
+            "base_url": "http://169.254.169.254/",
+        },
+    )
+
+    account.refresh_from_db()
+    assert response.status_code == 302
+    assert account.base_url == ""

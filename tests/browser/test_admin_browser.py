@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 DESKTOP_VIEWPORT = {"width": 1280, "height": 800}
 # seed_demo's staff: the superuser, and KONA's ISP administrator (403 pages are skipped).
 SUPERUSER = "admin"
-STAFF = (SUPERUSER, "admin-kona")
+STAFF = (SUPERUSER, "admin@kona")
 # Staff pages outside the ModelAdmins: the index, and the agents' console with a search.
 EXTRA_PATHS = ("/admin/", "/admin/agentes/?q=1002")
 SCREENSHOT_DIR = Path("/tmp/admin-wide")

@@ -184,12 +184,25 @@ def _admin_urls(model_admin) -> tuple[list[str], list[str]]:
     return with_id, without_id
 
 
-def _bravo_names(bravo) -> list[str]:
-    return ["Bravo", bravo[Contract].holder_name, bravo[Payment].reference, "evt_Bravo"]
+def _bravo_marks(bravo) -> list[str]:
+    """What would show a BRAVO row on a page: its names (every one holds "bravo", in any
+    case: logins, e-mails, titular, zone…), its reference, and the admin URL of every
+    BRAVO object."""
+    marks = ["bravo", bravo[Payment].reference]
+    for model, obj in bravo.items():
+        if model in admin.site._registry and obj is not None:
+            marks.append(
+                reverse(
+                    f"admin:{model._meta.app_label}_{model._meta.model_name}_change",
+                    args=[obj.pk],
+                )
+            )
+    return marks
 
 
 def _leaks(content: str, bravo) -> list[str]:
-    return [name for name in _bravo_names(bravo) if name in content]
+    content = content.lower()
+    return [mark for mark in _bravo_marks(bravo) if mark.lower() in content]
 
 
 def test_every_registered_admin_uses_the_tenancy_base_and_is_walked(alfa, bravo):

@@ -15,9 +15,9 @@ from plans.models import Plan, Zone
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "antena-admin-demo"
-AGENT_USERNAME = "agente"
+AGENT_USERNAME = "agente@kona"
 AGENT_PASSWORD = "antena-agente-demo"
-ISP_ADMIN_USERNAME = "admin-kona"
+ISP_ADMIN_USERNAME = "admin@kona"
 ISP_ADMIN_PASSWORD = "antena-kona-demo"
 
 PROVIDERS = [

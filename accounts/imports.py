@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from core.audit import audit_action, audit_changes, audit_entries_record, audit_entry_new
 from core.bulk import rows_insert, rows_update
 from core.csvfile import CsvFile, CsvRecord, FileRefused, LineError, value_shown
+from core.dates import FIRST_YEAR, LAST_YEAR, year_accepted
 from core.locks import rows_locked
 from core.phones import phone_normalize
 
@@ -300,6 +301,14 @@ def _row_problems(
     if value["paid_until"] and not _is_date(value["paid_until"]):
         yield _("paid_until %(value)s no es una fecha válida AAAA-MM-DD.") % {
             "value": value_shown(value["paid_until"])
+        }
+    elif value["paid_until"] and not year_accepted(
+        datetime.date.fromisoformat(value["paid_until"])
+    ):
+        yield _("paid_until %(value)s está fuera de los años aceptados (%(first)s a %(last)s).") % {
+            "value": value_shown(value["paid_until"]),
+            "first": FIRST_YEAR,
+            "last": LAST_YEAR,
         }
     if value["status"] not in Contract.Status.values:
         yield _("status %(value)s no es válido; usa active, suspended o cancelled.") % {

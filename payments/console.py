@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Provider
+from core.dates import FIRST_YEAR, LAST_YEAR, year_accepted
 from core.phones import phone_variants
 from core.tenancy import rows_for_staff
 
@@ -39,6 +40,15 @@ class ConfirmForm(forms.Form):
         max_length=300,
         help_text=gettext_lazy("Folio del ticket o comprobante, y por qué."),
     )
+
+    def clean_paid_at(self):
+        paid_at = self.cleaned_data["paid_at"]
+        if not year_accepted(paid_at):
+            raise forms.ValidationError(
+                _("La fecha debe estar entre los años %(first)s y %(last)s.")
+                % {"first": FIRST_YEAR, "last": LAST_YEAR}
+            )
+        return paid_at
 
 
 def _scoped(request: HttpRequest):
@@ -101,10 +111,11 @@ def console_payment(request: HttpRequest, admin_site, pk: int) -> HttpResponse:
     if request.method == "POST":
         if not can_confirm:
             return HttpResponse(status=403)
-        if form.is_valid():
+        # The time typed is the ISP's, whatever the server's zone.
+        with timezone.override(payment.provider.tzinfo):
+            valid = form.is_valid()
+        if valid:
             paid_at = form.cleaned_data["paid_at"]
-            if timezone.is_naive(paid_at):
-                paid_at = timezone.make_aware(paid_at, payment.provider.tzinfo)
             if paid_at > timezone.now() + datetime.timedelta(minutes=5):
                 form.add_error("paid_at", _("La fecha de pago no puede estar en el futuro."))
             else:

@@ -39,6 +39,7 @@ from billing.services import BillingError
 from core.audit import audit_action, audit_entries_record, audit_entry_new
 from core.bulk import rows_insert
 from core.csvfile import CsvFile, FileRefused, LineError, value_shown
+from core.dates import FIRST_YEAR, LAST_YEAR, year_accepted
 from core.locks import rows_locked
 from core.money import money_format
 
@@ -216,7 +217,13 @@ def _line_problems(parsed: ParsedLine, *, now: datetime.datetime) -> Iterator[st
         yield _("amount %(value)s tiene más de 2 decimales.") % {"value": _shown(str(amount))}
     elif amount >= AMOUNT_LIMIT:
         yield _("amount %(value)s es demasiado grande.") % {"value": _shown(str(amount))}
-    if timezone.is_naive(parsed.paid_at):
+    if not year_accepted(parsed.paid_at):
+        yield _("paid_at %(value)s está fuera de los años aceptados (%(first)s a %(last)s).") % {
+            "value": _shown(parsed.paid_at.isoformat()),
+            "first": FIRST_YEAR,
+            "last": LAST_YEAR,
+        }
+    elif timezone.is_naive(parsed.paid_at):
         yield _(
             "paid_at %(value)s no dice su zona horaria: agrega el desfase "
             "(p. ej. 2026-11-20T10:30:00-06:00)."

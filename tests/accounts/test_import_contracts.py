@@ -392,3 +392,13 @@ def test_the_command_raises_command_error_for_a_missing_file(tmp_path):
     # when / then
     with pytest.raises(CommandError, match="No se puede leer .*no-existe.csv"):
         call_command("import_contracts", str(tmp_path / "no-existe.csv"))
+
+
+@pytest.mark.parametrize("paid_until", ["9999-12-31", "0001-01-01", "1999-12-31"])
+def test_a_vigencia_out_of_range_is_a_bad_line_and_nothing_is_imported(kona, paid_until):
+    report = contracts_import(rows_file=csv_file(ROSA.replace("2026-12-15", paid_until), JUAN))
+
+    assert [str(error) for error in report.errors] == [
+        f"línea 2: paid_until «{paid_until}» está fuera de los años aceptados (2000 a 2099)."
+    ]
+    assert not Contract.objects.exists()

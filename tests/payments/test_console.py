@@ -161,3 +161,35 @@ def test_a_stranger_contract_number_does_not_leak_other_providers(client, agent,
     )
     client.force_login(agent)
     assert "22200000000011" not in client.get("/admin/agentes/", {"q": "1002"}).text
+
+
+@pytest.mark.parametrize("paid_at", ["0001-01-01 00:00", "9999-12-31 23:59", "1999-01-01 10:00"])
+def test_a_confirm_date_out_of_range_is_a_400_and_credits_nothing(client, agent, payment, paid_at):
+    client.force_login(agent)
+
+    response = client.post(
+        f"/admin/agentes/pagos/{payment.pk}/",
+        {"amount": "250.00", "paid_at": paid_at, "note": "ticket"},
+    )
+
+    assert response.status_code == 400
+    assert "La fecha debe estar entre los años 2000 y 2099." in response.text
+    payment.refresh_from_db()
+    assert payment.status == "pending"
+    assert not LedgerEntry.objects.exists()
+
+
+def test_the_confirm_date_is_read_in_the_isps_time_zone(client, agent, payment, settings):
+    settings.TIME_ZONE = "UTC"
+    client.force_login(agent)
+    local = timezone.localtime(
+        timezone.now() - timezone.timedelta(hours=2), payment.provider.tzinfo
+    ).replace(second=0, microsecond=0)
+
+    client.post(
+        f"/admin/agentes/pagos/{payment.pk}/",
+        {"amount": "250.00", "paid_at": local.strftime("%Y-%m-%d %H:%M"), "note": "ticket"},
+    )
+
+    payment.refresh_from_db()
+    assert payment.paid_at == local

@@ -1131,3 +1131,30 @@ def test_a_line_with_a_nul_byte_is_reported_and_the_good_lines_still_land(kona, 
     assert "\x00" not in settlement.lines.get(line_number=2).raw
     payment.refresh_from_db()
     assert payment.status == "paid"
+
+
+@pytest.mark.parametrize(
+    "paid_at",
+    ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00", "1999-12-31T10:00:00-06:00"],
+)
+def test_a_date_out_of_range_is_a_reported_line_and_the_good_ones_still_land(
+    kona, contract, payment, paid_at
+):
+    # given
+    content = settlement_csv(
+        f"{payment.reference},250.00,{paid_at},F-1",
+        f"{payment.reference},250.00,{an_hour_ago()},F-2",
+    )
+
+    # when (twice: an import carried on later judges the line the same)
+    settlement = do_import(kona, content)
+
+    # then
+    assert outcomes(settlement) == [(2, "invalid"), (3, "credited")]
+    assert messages_by_line(settlement)[2] == (
+        f"paid_at «{datetime.datetime.fromisoformat(paid_at).isoformat()}» está fuera de los "
+        "años aceptados (2000 a 2099)."
+    )
+    assert settlement.finished_at is not None
+    payment.refresh_from_db()
+    assert payment.status == "paid"

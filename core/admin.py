@@ -28,6 +28,7 @@ from .audit import (
 )
 from .models import AuditEntry
 from .tenancy import rows_for_staff, staff_is_platform, tenant_path
+from .text import CONTROL_CHARACTERS
 
 ADMIN_CREATED = audit_action("admin.created", _("Creado en la administración"))
 ADMIN_CHANGED = audit_action("admin.changed", _("Modificado en la administración"))
@@ -117,6 +118,12 @@ class TenantAdminMixin(TenantFieldsMixin):
         """The row's own `provider` field, when the ISP is named right on the row."""
         path = tenant_path(self.model)
         return "provider" if path is not None and path.lookup == "provider" else None
+
+    def get_search_results(self, request, queryset, search_term):
+        # A NUL typed or pasted in the search box is refused by PostgreSQL: search
+        # without the control characters.
+        search_term = CONTROL_CHARACTERS.sub("", search_term)
+        return super().get_search_results(request, queryset, search_term)
 
     def get_list_display(self, request):
         columns = super().get_list_display(request)

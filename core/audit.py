@@ -20,12 +20,12 @@ import decimal
 from collections.abc import Iterator, Sequence
 
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db.models import Model
 from django.utils.functional import Promise
 
 from .bulk import rows_insert
 from .models import AuditEntry
+from .ratelimits import client_ip
 from .tenancy import tenant_id_of
 
 Channel = AuditEntry.Channel
@@ -59,15 +59,7 @@ def audit_context(*, channel: str, request=None) -> Iterator[None]:
 
 
 def _client_ip(request) -> str | None:
-    if request is None:
-        return None
-    from allauth.account.adapter import get_adapter
-
-    # allauth's rule, so that the audit and the rate limits name the same client.
-    try:
-        return get_adapter(request).get_client_ip(request)
-    except (PermissionDenied, ImproperlyConfigured):  # no address, or a short X-Forwarded-For
-        return None
+    return client_ip(request) if request is not None else None
 
 
 def audit_value(value: object) -> str | None:

@@ -12,15 +12,12 @@ file, a settlement file applies its good lines).
 import csv
 import dataclasses
 import io
-import re
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from django.utils.translation import gettext as _
 
-# C0 controls but the tab, and DEL: a field never needs them.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-REPLACEMENT = "\N{REPLACEMENT CHARACTER}"
+from .text import CONTROL_CHARACTERS, REPLACEMENT
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,6 +20,7 @@ from accounts.models import Provider
 from core.dates import FIRST_YEAR, LAST_YEAR, year_accepted
 from core.phones import phone_variants
 from core.tenancy import rows_for_staff
+from core.text import CONTROL_CHARACTERS
 
 from .models import Payment
 from .services import PaymentError, payment_confirm
@@ -83,6 +84,19 @@ def console_search(request: HttpRequest, admin_site) -> HttpResponse:
     if not request.user.has_perm("payments.view_payment"):
         return HttpResponse(status=403)
     query = request.GET.get("q", "")
+    if CONTROL_CHARACTERS.search(query):
+        return TemplateResponse(
+            request,
+            "payments/console/search.html",
+            _admin_context(
+                request,
+                admin_site,
+                title=_("Buscar pagos"),
+                query="",
+                error=_("La búsqueda lleva caracteres de control; escríbela de nuevo."),
+            ),
+            status=400,
+        )
     results = list(payments_search(request, query)) if query else []
     return TemplateResponse(
         request,

@@ -126,10 +126,11 @@ class Payment(models.Model):
         ordering = ["-created_at", "-pk"]
         permissions = [("confirm_payment", _("Puede confirmar pagos en efectivo"))]
         constraints = [
+            # Per ISP: ids of two ISPs' own accounts at a gateway may be alike.
             models.UniqueConstraint(
-                fields=["gateway", "external_id"],
+                fields=["gateway", "external_id", "provider"],
                 condition=~models.Q(external_id=""),
-                name="payment_external_id_unique",
+                name="payment_external_id_unique_per_isp",
             ),
             models.UniqueConstraint(
                 fields=["reference"],
@@ -249,15 +250,24 @@ class WebhookDelivery(models.Model):
 
 
 class ProcessedEvent(models.Model):
-    """(gateway, event id) seen once: a retried webhook is never processed twice."""
+    """(ISP, gateway, event id) seen once: a retried webhook is never processed twice.
 
+    Per ISP: an event id taken through another ISP's endpoint must not spend this one's.
+    Rows from before it was per ISP have no ISP.
+    """
+
+    provider = models.ForeignKey(
+        Provider, on_delete=models.PROTECT, null=True, related_name="+", db_index=False
+    )
     gateway = models.CharField(max_length=16, choices=Gateway.choices)
     event_id = models.CharField(max_length=120)
     processed_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["gateway", "event_id"], name="event_processed_once")
+            models.UniqueConstraint(
+                fields=["event_id", "gateway", "provider"], name="event_processed_once_per_isp"
+            )
         ]
 
     def __str__(self) -> str:

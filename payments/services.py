@@ -520,23 +520,26 @@ class WebhookFact:
 def webhooks_apply(*, facts: Sequence[WebhookFact]) -> list[str]:
     """Process verified gateway facts, each event once ever, in order; one outcome each.
 
-    A fact whose (gateway, event id) was seen before, in this call or any earlier one, is
-    "duplicate". A fact that says "not paid" is not recorded, so it cannot use up the
+    A fact whose (ISP, gateway, event id) was seen before, in this call or any earlier
+    one, is "duplicate": an event id another ISP's endpoint received says nothing of this
+    ISP's. A fact that says "not paid" is not recorded, so it cannot use up the
     event id of the delivery that will say "paid". A paid fact about no payment of that
     ISP is "unknown_payment". The others go through one `payments_confirm` together
     (each payment event names its gateway): "credited", "already_paid" or "held".
     """
     outcomes: list[str] = [""] * len(facts)
-    fresh: dict[tuple[str, str], int] = {}  # (gateway, event id): its first fact
+    # (ISP, gateway, event id): its first fact
+    fresh: dict[tuple[int, str, str], int] = {}
     for position, fact in enumerate(facts):
+        key = (fact.provider_id, fact.gateway, fact.remote.event_id)
         if not fact.remote.paid:
             outcomes[position] = "not_paid"
-        elif (fact.gateway, fact.remote.event_id) in fresh:
+        elif key in fresh:
             outcomes[position] = "duplicate"
         else:
-            fresh[fact.gateway, fact.remote.event_id] = position
-    seen = ProcessedEvent.objects.filter(event_id__any={event for _gateway, event in fresh})
-    for key in set(seen.values_list("gateway", "event_id")) & fresh.keys():
+            fresh[key] = position
+    seen = ProcessedEvent.objects.filter(event_id__any={event for *_isp, event in fresh})
+    for key in set(seen.values_list("provider_id", "gateway", "event_id")) & fresh.keys():
         outcomes[fresh.pop(key)] = "duplicate"
     # Sorted: two drains recording some of the same events (a gateway's retries) take
     # their index entries in the same order and so never deadlock.
@@ -546,7 +549,8 @@ def webhooks_apply(*, facts: Sequence[WebhookFact]) -> list[str]:
             rows_insert(
                 ProcessedEvent,
                 objects=[
-                    ProcessedEvent(gateway=gateway, event_id=event) for gateway, event in events
+                    ProcessedEvent(provider_id=provider_id, gateway=gateway, event_id=event)
+                    for provider_id, gateway, event in events
                 ],
             )
     except IntegrityError:
@@ -555,7 +559,9 @@ def webhooks_apply(*, facts: Sequence[WebhookFact]) -> list[str]:
         for key in events:
             try:
                 with transaction.atomic():
-                    ProcessedEvent.objects.create(gateway=key[0], event_id=key[1])
+                    ProcessedEvent.objects.create(
+                        provider_id=key[0], gateway=key[1], event_id=key[2]
+                    )
             except IntegrityError:
                 outcomes[fresh.pop(key)] = "duplicate"
     positions = sorted(fresh.values())

@@ -5,7 +5,7 @@ from django.db import OperationalError
 from .models import SettlementImport
 from .services import payments_expire
 from .settlement import settlement_import_apply
-from .webhooks import webhook_deliveries_credit
+from .webhooks import webhook_deliveries_credit, webhook_deliveries_purge
 
 # Acknowledged once done, tried again after a deadlock or a lost connection, and no
 # result kept in Redis: nobody reads it (the outcomes are written on the rows).
@@ -22,6 +22,12 @@ RETRIED_ON_DATABASE_ERRORS = {
 def webhook_deliveries_credit_task() -> int:
     """Credit the verified webhook deliveries waiting (payments.webhooks)."""
     return webhook_deliveries_credit()
+
+
+@shared_task(ignore_result=True)
+def webhook_deliveries_purge_task() -> int:
+    """Delete the webhook deliveries that never verified, once they are old (a beat job)."""
+    return webhook_deliveries_purge()
 
 
 @shared_task

@@ -3,6 +3,7 @@
 import logging
 
 from allauth.core.ratelimit import consume_or_429
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -14,7 +15,9 @@ from django.views.decorators.http import require_POST
 
 from billing.selectors import invoice_for_user
 from core.pagination import page_get
+from core.ratelimits import client_ip, strike, strikes_exceeded
 from core.tenancy import request_contracts
+from core.text import nul_replaced
 from plans.selectors import prepaid_plan_for, promotions_active_for, promotions_by_plan
 
 from .codes import barcode_svg, qr_svg
@@ -220,24 +223,47 @@ _KEPT_HEADERS = (
 @csrf_exempt
 @require_POST
 def webhook(request: HttpRequest, gateway: str, provider_code: str) -> JsonResponse:
-    """Store the raw delivery, verify it, keep its facts for the worker, answer fast."""
+    """Store the raw delivery, verify it, keep its facts for the worker, answer fast.
+
+    A delivery for no ISP's enabled account is answered 404 and not stored; one larger
+    than WEBHOOK_MAX_BYTES, 413. Deliveries that fail (no account, a bad signature) count
+    against their source address (WEBHOOK_REJECTED_PER_MINUTE); past the limit it gets
+    429 before anything is read or stored. A verified delivery never counts.
+    """
     if gateway not in Gateway.values or gateway == Gateway.REFERENCE:
         raise Http404
+    if not (provider_code.isascii() and provider_code.isdigit() and len(provider_code) <= 12):
+        raise Http404
+    client = client_ip(request) or "unknown"
+    if strikes_exceeded(
+        scope="webhook", client=client, limit=settings.WEBHOOK_REJECTED_PER_MINUTE, seconds=60
+    ):
+        return JsonResponse({"error": "too many rejected deliveries"}, status=429)
+    if int(request.META.get("CONTENT_LENGTH") or 0) > settings.WEBHOOK_MAX_BYTES:
+        return JsonResponse({"error": "delivery too large"}, status=413)
+    raw = request.body
+    if len(raw) > settings.WEBHOOK_MAX_BYTES:
+        return JsonResponse({"error": "delivery too large"}, status=413)
     delivery, account = webhook_delivery_store(
         gateway=gateway,
         provider_code=provider_code,
-        body=request.body.decode("utf-8", errors="replace")[:100_000],
-        headers={name: request.headers[name] for name in _KEPT_HEADERS if name in request.headers},
+        # Kept as text for staff to read; PostgreSQL refuses a NUL in text. Signatures are
+        # checked on the bytes as received.
+        body=nul_replaced(raw.decode("utf-8", errors="replace")),
+        headers={
+            name: nul_replaced(request.headers[name])
+            for name in _KEPT_HEADERS
+            if name in request.headers
+        },
     )
     if account is None:
-        webhook_delivery_close(
-            delivery, WebhookDelivery.Outcome.REJECTED, "no such gateway account"
-        )
+        strike(scope="webhook", client=client, seconds=60)
         return JsonResponse({"error": "unknown gateway account"}, status=404)
     try:
         facts = adapter_for(gateway).webhook(request=request, account=account)
     except WebhookRejected as error:
         webhook_delivery_close(delivery, WebhookDelivery.Outcome.REJECTED, str(error))
+        strike(scope="webhook", client=client, seconds=60)
         return JsonResponse({"error": str(error)}, status=400)
     except GatewayError as error:
         # We could not confirm with the gateway: ask it to deliver again later.

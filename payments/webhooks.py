@@ -20,6 +20,7 @@ import time
 from dataclasses import asdict
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
@@ -79,17 +80,21 @@ _DELIVERY_FIELDS = [
     if field is not WebhookDelivery._meta.pk
 ]
 _ACCOUNT_FIELDS = GatewayAccount._meta.concrete_fields
-# Every delivery row is inserted; the account comes back only when it exists and is on.
+# The ISP's enabled account for the gateway, and the delivery stored only when there is
+# one: a delivery for no account is answered 404 and leaves nothing behind.
 # Only table and column names from the models are formatted in; values are parameters.
 _DELIVERY_STORE_SQL = """
-WITH delivery AS (
-    INSERT INTO {delivery_table} ({delivery_columns}) VALUES ({placeholders}) RETURNING id
+WITH account AS (
+    SELECT {account_columns}
+    FROM {account_table} account
+    WHERE account.gateway = %s AND account.is_enabled
+        AND account.provider_id = (SELECT id FROM {provider_table} WHERE code = %s)
+), delivery AS (
+    INSERT INTO {delivery_table} ({delivery_columns})
+    SELECT {placeholders} FROM account
+    RETURNING id
 )
-SELECT delivery.id, {account_columns}
-FROM delivery
-LEFT JOIN {account_table} account
-    ON account.gateway = %s AND account.is_enabled
-    AND account.provider_id = (SELECT id FROM {provider_table} WHERE code = %s)
+SELECT delivery.id, account.* FROM account, delivery
 """.format(  # noqa: S608
     delivery_table=WebhookDelivery._meta.db_table,
     delivery_columns=", ".join(field.column for field in _DELIVERY_FIELDS),
@@ -102,9 +107,9 @@ LEFT JOIN {account_table} account
 
 def webhook_delivery_store(
     *, gateway: str, provider_code: str, body: str, headers: dict[str, str]
-) -> tuple[WebhookDelivery, GatewayAccount | None]:
-    """Store the raw delivery (committed before anything else happens) and find the
-    ISP's enabled account for this gateway, or None.
+) -> tuple[WebhookDelivery | None, GatewayAccount | None]:
+    """Find the ISP's enabled account for this gateway and, when there is one, store the
+    raw delivery (committed before anything else happens); else (None, None).
 
     On PostgreSQL both happen in one statement: the webhook answer's time is mostly CPU,
     and the two ORM queries cost about 0.8 ms more per delivery than this statement
@@ -118,27 +123,30 @@ def webhook_delivery_store(
         received_at=timezone.now(),
     )
     if connection.vendor != "postgresql":
-        delivery.save(force_insert=True)
         account = GatewayAccount.objects.filter(
             provider__code=provider_code, gateway=gateway, is_enabled=True
         ).first()
+        if account is None:
+            return None, None
+        delivery.save(force_insert=True)
         return delivery, account
     with connection.cursor() as cursor:
         cursor.execute(
             _DELIVERY_STORE_SQL,
             [
+                gateway,
+                provider_code,
                 *(
                     field.get_db_prep_save(getattr(delivery, field.attname), connection)
                     for field in _DELIVERY_FIELDS
                 ),
-                gateway,
-                provider_code,
             ],
         )
-        delivery.pk, *account_values = cursor.fetchone()
+        row = cursor.fetchone()
+    if row is None:
+        return None, None
+    delivery.pk, *account_values = row
     delivery._state.adding = False
-    if account_values[0] is None:
-        return delivery, None
     return delivery, GatewayAccount.from_db(
         connection.alias, [field.attname for field in _ACCOUNT_FIELDS], account_values
     )
@@ -266,3 +274,17 @@ def _outcomes_record(delivery: WebhookDelivery, outcomes: list[str]) -> None:
         item["outcome"] = outcome
     delivery.outcome = Outcome.DUPLICATE if set(outcomes) == {"duplicate"} else Outcome.PROCESSED
     delivery.detail = ", ".join(outcomes)[:300]
+
+
+def webhook_deliveries_purge(*, now: datetime.datetime | None = None) -> int:
+    """Delete the deliveries that never verified (rejected, or received while the gateway
+    could not confirm them) older than WEBHOOK_UNVERIFIED_DAYS; returns how many.
+
+    Verified deliveries stay: they are the evidence of what was credited.
+    """
+    cutoff = (now or timezone.now()) - datetime.timedelta(days=settings.WEBHOOK_UNVERIFIED_DAYS)
+    deleted, _by_model = WebhookDelivery.objects.filter(
+        outcome__in=[Outcome.REJECTED, Outcome.RECEIVED], received_at__lt=cutoff
+    ).delete()
+    logger.info("unverified webhook deliveries purged count=%s", deleted)
+    return deleted

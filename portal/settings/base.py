@@ -195,6 +195,13 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Webhook deliveries that fail (no such ISP or gateway, a bad signature) per source address
+# and minute before its deliveries are refused (429) unread; verified ones never count.
+WEBHOOK_REJECTED_PER_MINUTE = env.int("WEBHOOK_REJECTED_PER_MINUTE", default=30)
+# Webhook deliveries larger than this are refused (413); the gateways' are a few KB.
+WEBHOOK_MAX_BYTES = env.int("WEBHOOK_MAX_BYTES", default=256 * 1024)
+# Deliveries that never verified (rejected, or the gateway unreachable) are kept this long.
+WEBHOOK_UNVERIFIED_DAYS = env.int("WEBHOOK_UNVERIFIED_DAYS", default=30)
 # A settlement file is applied by this many worker tasks at once, its lines parted by
 # reference: about the workers' total concurrency (payments.settlement).
 SETTLEMENT_APPLY_PARTS = env.int("SETTLEMENT_APPLY_PARTS", default=2)
@@ -207,6 +214,10 @@ CELERY_BEAT_SCHEDULE = {
     "credit-verified-webhooks": {
         "task": "payments.tasks.webhook_deliveries_credit_task",
         "schedule": 60,
+    },
+    "purge-unverified-webhooks": {
+        "task": "payments.tasks.webhook_deliveries_purge_task",
+        "schedule": 24 * 60 * 60,
     },
     "expire-payment-references": {
         "task": "payments.tasks.payments_expire_task",

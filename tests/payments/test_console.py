@@ -193,3 +193,22 @@ def test_the_confirm_date_is_read_in_the_isps_time_zone(client, agent, payment, 
 
     payment.refresh_from_db()
     assert payment.paid_at == local
+
+
+@pytest.mark.parametrize("query", ["\x00", "1110\x000000", "55\x1b12"])
+def test_a_search_with_control_characters_is_a_400_not_a_500(client, agent, payment, query):
+    client.force_login(agent)
+
+    response = client.get("/admin/agentes/", {"q": query})
+
+    assert response.status_code == 400
+    assert "La búsqueda lleva caracteres de control" in response.text
+
+
+def test_the_admin_search_box_ignores_a_nul(client, agent, payment):
+    client.force_login(agent)
+
+    response = client.get("/admin/payments/payment/", {"q": "11100000000018\x00"})
+
+    assert response.status_code == 200
+    assert "11100000000018" in response.text

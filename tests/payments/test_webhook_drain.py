@@ -16,7 +16,7 @@ from payments.models import Payment, PaymentEvent, WebhookDelivery
 from payments.services import WebhookFact, webhooks_apply
 from payments.tasks import webhook_deliveries_credit_task
 from payments.webhooks import WAKE_KEY, fact_from_json, fact_to_json, webhook_deliveries_credit
-from tests.factories import ContractFactory
+from tests.factories import ContractFactory, ProviderFactory
 
 from . import stripe_server as api
 
@@ -163,7 +163,8 @@ def test_one_fact_gives_what_it_gave_before_batches(juan):
     assert apply(remote) == "duplicate"
     assert apply(RemotePayment(**{**remote.__dict__, "event_id": "evt_y"})) == "already_paid"
     other_isp = RemotePayment(**{**remote.__dict__, "event_id": "evt_z"})
-    assert apply(other_isp, provider_id=juan.provider.pk + 1) == "unknown_payment"
+    other = ProviderFactory(code="222", handle_domain="interatos")
+    assert apply(other_isp, provider_id=other.pk) == "unknown_payment"
 
 
 @pytest.mark.postgres
@@ -287,3 +288,39 @@ def test_a_batch_of_two_gateways_facts_names_each_gateway_in_the_history(juan):
     assert outcomes == ["credited", "credited"]
     sources = dict(PaymentEvent.objects.filter(kind="paid").values_list("payment_id", "source"))
     assert sources == {stripe_payment.pk: "webhook:stripe", other.pk: "webhook:mercadopago"}
+
+
+@pytest.mark.django_db
+def test_an_event_id_taken_through_another_isps_endpoint_spends_nothing_of_this_one(juan):
+    """Event ids are per ISP: a delivery to Interatos's endpoint carrying the id of KONA's
+    payment event must not make KONA's genuine delivery a duplicate."""
+    api.account_for(juan.provider)
+    (payment,) = subscribers(juan, 1)
+    genuine = paid_in_full(payment, event_id="evt_shared")
+    interatos = ProviderFactory(code="222", handle_domain="interatos")
+
+    first = webhooks_apply(facts=[WebhookFact(interatos.pk, "stripe", genuine)])
+    second = webhooks_apply(facts=[WebhookFact(juan.provider.pk, "stripe", genuine)])
+    again = webhooks_apply(facts=[WebhookFact(juan.provider.pk, "stripe", genuine)])
+
+    assert (first, second, again) == (["unknown_payment"], ["credited"], ["duplicate"])
+    payment.refresh_from_db()
+    assert payment.status == "paid"
+
+
+@pytest.mark.django_db
+def test_two_isps_may_hold_payments_with_the_same_gateway_id(juan):
+    interatos = ProviderFactory(code="222", handle_domain="interatos")
+    mine = ContractFactory(provider=juan.provider)
+    theirs = ContractFactory(provider=interatos)
+    for contract in (mine, theirs):
+        Payment.objects.create(
+            provider=contract.provider,
+            contract=contract,
+            gateway="stripe",
+            amount=Decimal("250.00"),
+            currency="MXN",
+            external_id="pi_same",
+        )
+
+    assert Payment.objects.filter(external_id="pi_same").count() == 2

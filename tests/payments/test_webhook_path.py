@@ -41,10 +41,12 @@ def _deliver(client, body: bytes, url: str = URL, **headers):
         url,
         data=body,
         content_type="application/json",
-        HTTP_STRIPE_SIGNATURE=api.signature_header(body),
-        HTTP_USER_AGENT="Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-        HTTP_AUTHORIZATION="Bearer not-to-be-kept",
-        **headers,
+        **{
+            "HTTP_STRIPE_SIGNATURE": api.signature_header(body),
+            "HTTP_USER_AGENT": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+            "HTTP_AUTHORIZATION": "Bearer not-to-be-kept",
+            **headers,
+        },
     )
 
 
@@ -139,7 +141,7 @@ def test_no_session_or_cookie_is_made_for_a_gateway(client, account, payment, qu
     ("url", "enabled"),
     [("/webhooks/stripe/999/", True), (URL, False), ("/webhooks/mercadopago/111/", True)],
 )
-def test_no_enabled_account_is_404_with_the_delivery_kept(
+def test_no_enabled_account_is_404_and_nothing_is_stored(
     client, account, payment, queued, monkeypatch, vendor_path, url, enabled
 ):
     if vendor_path == "the ORM":
@@ -149,11 +151,81 @@ def test_no_enabled_account_is_404_with_the_delivery_kept(
     response = _deliver(client, _body(payment), url=url)
 
     assert response.status_code == 404
-    delivery = WebhookDelivery.objects.get()
-    assert (delivery.outcome, delivery.detail) == ("rejected", "no such gateway account")
+    assert not WebhookDelivery.objects.exists()
     assert not queued.called
     payment.refresh_from_db()
     assert payment.status == "pending"
+
+
+@pytest.mark.parametrize(
+    "url", ["/webhooks/stripe/1%0011/", "/webhooks/stripe/kona/", "/webhooks/stripe/1234567890123/"]
+)
+def test_a_provider_code_that_is_no_code_is_404_and_nothing_is_stored(client, account, url):
+    response = client.post(url, data=b"{}", content_type="application/json")
+
+    assert response.status_code == 404
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_a_nul_byte_in_a_delivery_is_kept_visible_not_a_500(client, account, payment, queued):
+    body = _body(payment).replace(b"{", b"{\x00", 1)
+
+    response = _deliver(client, body, HTTP_STRIPE_SIGNATURE="t=1,v1=bad")
+
+    assert response.status_code == 400
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.outcome == "rejected"
+    assert "\x00" not in delivery.body and "\N{REPLACEMENT CHARACTER}" in delivery.body
+
+
+def test_a_delivery_too_large_is_413_and_nothing_is_stored(client, account, settings):
+    settings.WEBHOOK_MAX_BYTES = 1000
+
+    response = client.post(URL, data=b"{" + b" " * 1000 + b"}", content_type="application/json")
+
+    assert response.status_code == 413
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_failed_deliveries_from_one_address_are_refused_unread_past_the_limit(
+    client, account, payment, queued, settings
+):
+    settings.WEBHOOK_REJECTED_PER_MINUTE = 3
+    bad = {"HTTP_STRIPE_SIGNATURE": "t=1,v1=bad", "REMOTE_ADDR": "198.51.100.9"}
+
+    answers = [_deliver(client, _body(payment), **bad).status_code for _ in range(3)]
+    answers += [_deliver(client, _body(payment), url="/webhooks/stripe/999/", **bad).status_code]
+    refused = _deliver(client, _body(payment), **bad)
+    elsewhere = _deliver(client, _body(payment), REMOTE_ADDR="203.0.113.5")
+
+    assert answers == [400, 400, 400, 429]
+    assert refused.status_code == 429
+    assert WebhookDelivery.objects.filter(outcome="rejected").count() == 3
+    # Another address, with a good signature, is answered as usual.
+    assert elsewhere.status_code == 200
+
+
+def test_verified_deliveries_never_count_against_their_address(
+    client, account, payment, queued, settings
+):
+    settings.WEBHOOK_REJECTED_PER_MINUTE = 2
+    bodies = [api.intent_succeeded_body(payment, event_id=f"evt_ok{n}") for n in range(5)]
+
+    answers = [_deliver(client, body, REMOTE_ADDR="198.51.100.9").status_code for body in bodies]
+
+    assert answers == [200] * 5
+
+
+def test_old_deliveries_that_never_verified_are_purged_and_verified_ones_kept(
+    client, account, payment, queued
+):
+    _deliver(client, _body(payment), HTTP_STRIPE_SIGNATURE="t=1,v1=bad")
+    _deliver(client, _body(payment))
+    later = timezone.now() + timezone.timedelta(days=31)
+
+    assert webhooks.webhook_deliveries_purge(now=later) == 1
+    assert list(WebhookDelivery.objects.values_list("outcome", flat=True)) == ["verified"]
+    assert webhooks.webhook_deliveries_purge(now=timezone.now()) == 0
 
 
 @pytest.mark.parametrize("vendor_path", ["this database", "the ORM"])

@@ -149,6 +149,12 @@ ACCOUNT_RATE_LIMITS = {
     # SMS sent for one contract or account, whatever the flow.
     "sms": env("RATE_LIMIT_SMS", default="3/h/key"),
 }
+# The client's address, for every rate limit and the audit trail (allauth's rule): with N
+# proxies of ours in front, the N-th address from the right of X-Forwarded-For; with 0,
+# REMOTE_ADDR and X-Forwarded-For ignored (anyone could write it). Or a header the proxy
+# sets to the client's address alone (X-Real-IP, CF-Connecting-IP).
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = env("TRUSTED_CLIENT_IP_HEADER", default=None)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Antena"
 # Staff must have TOTP set up and have used it to sign in before they reach /admin/.

@@ -8,8 +8,7 @@ SECRET_KEY = env("SECRET_KEY")
 ADMIN_REQUIRE_MFA = True
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# The client's address for rate limits and the audit trail is the one the proxies in front
-# (the TLS-terminating one, README) add to X-Forwarded-For: how many of them there are.
+# Production runs behind the TLS-terminating proxy the README asks for.
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)

@@ -104,3 +104,41 @@ def test_password_reset_requests_end_in_429(client, contract):
     for _ in range(5):
         assert client.post("/cuenta/recuperar/", {"login": "juan@kona"}).status_code == 302
     assert client.post("/cuenta/recuperar/", {"login": "juan@kona"}).status_code == 429
+
+
+def test_behind_no_trusted_proxy_x_forwarded_for_is_ignored(client, contract, settings):
+    """Anyone can write X-Forwarded-For: with no proxy trusted, changing it escapes nothing."""
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 0
+    for attempt in range(10):
+        forwarded = {"HTTP_X_FORWARDED_FOR": f"198.51.100.{attempt}"}
+        response = client.post(
+            "/accounts/login/",
+            {"login": f"cuenta{attempt}@kona", "password": "mala-clave-0000"},
+            **forwarded,
+        )
+        assert response.status_code == 200
+    blocked = client.post(
+        "/accounts/login/",
+        {"login": "otra@kona", "password": "mala-clave-0000"},
+        HTTP_X_FORWARDED_FOR="203.0.113.77",
+    )
+    assert blocked.status_code == 429
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_limit(client, contract, settings):
+    """Every request comes from the proxy's address; the client is the one it adds."""
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}
+
+    def attempt(client_address, account):
+        return client.post(
+            "/accounts/login/",
+            {"login": account, "password": "mala-clave-0000"},
+            HTTP_X_FORWARDED_FOR=f"1.2.3.4, {client_address}",  # the first one is made up
+            **proxy,
+        ).status_code
+
+    assert [attempt("198.51.100.1", f"cuenta{n}@kona") for n in range(10)] == [200] * 10
+    assert attempt("198.51.100.1", "otra@kona") == 429
+    # Another subscriber behind the same proxy still signs in (well, fails on its own).
+    assert attempt("198.51.100.2", "otra@kona") == 200

@@ -29,6 +29,7 @@ COPY . .
 # Production settings need a SECRET_KEY to load; this one lives only in this RUN step.
 RUN pip install --no-deps -e . \
     && export SECRET_KEY=build-time-only-not-used-at-runtime \
+        FIELD_ENCRYPTION_KEY=build-time-only-not-used-at-runtime \
     && python manage.py compile_translations \
     && python manage.py collectstatic --noinput \
     && chmod 0755 scripts/*.sh \

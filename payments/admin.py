@@ -18,6 +18,7 @@ from accounts.models import Provider
 from core.admin import TenantAdmin, TenantInlineMixin, audit_trail_for
 from core.tenancy import rows_for_staff, staff_is_platform
 
+from .crypto import CredentialsUnreadable
 from .models import (
     GatewayAccount,
     Payment,
@@ -94,7 +95,11 @@ class GatewayAccountForm(forms.ModelForm):
     def save(self, commit=True):
         account = super().save(commit=False)
         # A blank field keeps what is stored: secrets are never sent back to the browser.
-        credentials = account.credentials
+        try:
+            credentials = account.credentials
+        except CredentialsUnreadable:
+            # Lost with a key: what is typed now replaces them.
+            credentials = {}
         for name in CREDENTIAL_FIELDS.get(account.gateway, []):
             if self.cleaned_data.get(name):
                 credentials[name] = self.cleaned_data[name]
@@ -139,7 +144,10 @@ class GatewayAccountAdmin(TenantAdmin):
     @admin.display(boolean=True, description=_("credenciales"))
     def has_credentials(self, account: GatewayAccount) -> bool:
         names = CREDENTIAL_FIELDS.get(account.gateway, [])
-        stored = account.credentials
+        try:
+            stored = account.credentials
+        except CredentialsUnreadable:
+            return False
         return all(stored.get(name) for name in names)
 
 

@@ -1,23 +1,36 @@
-"""Gateway credentials at rest: Fernet-encrypted JSON, keyed by FIELD_ENCRYPTION_KEY.
+"""Gateway credentials at rest: Fernet-encrypted JSON under FIELD_ENCRYPTION_KEY.
 
-Without FIELD_ENCRYPTION_KEY the key is derived from SECRET_KEY, so rotating SECRET_KEY
-needs the credentials entered again.
+FIELD_ENCRYPTION_KEY is a list of Fernet keys, newest first (MultiFernet): the first
+encrypts, every one decrypts, so a key is rotated by putting a new one first, running
+`manage.py credentials_reencrypt`, then dropping the old one. Production requires it;
+elsewhere, without it, a key is derived from SECRET_KEY. A value no key opens is an
+error (CredentialsUnreadable), never an empty set of credentials: a payment method that
+silently lost its keys would fail at the gateway instead, with nothing to say why.
 """
 
 import base64
 import hashlib
 import json
+import logging
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
+from .gateways import GatewayError
 
-def _fernet() -> Fernet:
-    key = settings.FIELD_ENCRYPTION_KEY
-    if not key:
+logger = logging.getLogger(__name__)
+
+
+class CredentialsUnreadable(GatewayError):
+    """No key of FIELD_ENCRYPTION_KEY opens the stored credentials."""
+
+
+def _fernet() -> MultiFernet:
+    keys = list(settings.FIELD_ENCRYPTION_KEY)
+    if not keys:
         digest = hashlib.sha256(("antena-credentials:" + settings.SECRET_KEY).encode()).digest()
-        key = base64.urlsafe_b64encode(digest).decode()
-    return Fernet(key)
+        keys = [base64.urlsafe_b64encode(digest).decode()]
+    return MultiFernet([Fernet(key) for key in keys])
 
 
 def secrets_encrypt(values: dict[str, str]) -> str:
@@ -30,4 +43,19 @@ def secrets_decrypt(token: str) -> dict[str, str]:
     try:
         return json.loads(_fernet().decrypt(token.encode()))
     except InvalidToken:
-        return {}
+        logger.error("gateway credentials unreadable: no FIELD_ENCRYPTION_KEY key opens them")
+        raise CredentialsUnreadable(
+            "the stored credentials cannot be read with FIELD_ENCRYPTION_KEY"
+        ) from None
+
+
+def secrets_reencrypt(token: str) -> str:
+    """The same credentials under the first key (MultiFernet.rotate)."""
+    if not token:
+        return token
+    try:
+        return _fernet().rotate(token.encode()).decode()
+    except InvalidToken:
+        raise CredentialsUnreadable(
+            "the stored credentials cannot be read with FIELD_ENCRYPTION_KEY"
+        ) from None

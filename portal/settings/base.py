@@ -164,9 +164,10 @@ ADMIN_REQUIRE_MFA = env.bool("ADMIN_REQUIRE_MFA", default=True)
 VERIFICATION_CODE_TTL_SECONDS = 10 * 60
 VERIFICATION_CODE_MAX_ATTEMPTS = 3
 
-# Gateway credentials are encrypted at rest with this Fernet key (32 url-safe base64 bytes);
-# empty: derived from SECRET_KEY.
-FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY", default="")
+# Gateway credentials are encrypted at rest with these Fernet keys (each 32 url-safe base64
+# bytes, comma-separated, newest first: it encrypts, all decrypt); empty: one derived from
+# SECRET_KEY. Production requires them (portal/settings/production.py).
+FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[])
 
 SMS_BACKEND = env("SMS_BACKEND", default="accounts.sms.ConsoleBackend")
 SMS_FILE_PATH = env("SMS_FILE_PATH", default=str(BASE_DIR / "var" / "sms"))

@@ -5,6 +5,9 @@ from .base import env
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")
+# Required: a key derived from SECRET_KEY would make rotating SECRET_KEY lose every
+# gateway credential (payments/crypto.py).
+FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY")
 ADMIN_REQUIRE_MFA = True
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

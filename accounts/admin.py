@@ -25,6 +25,7 @@ from core.tenancy import rows_for_staff, staff_is_platform
 from .imports import COLUMNS, MAX_BYTES, MAX_LINES, contracts_import
 from .models import Contract, Provider, SecondFactor, User
 from .roles import ISP_ROLES, ROLE_DESCRIPTIONS, ROLES
+from .services import contracts_phone_changed_notify
 
 USER_PASSWORD_SET = audit_action("user.password_set", _("Contraseña cambiada por el personal"))
 
@@ -241,6 +242,12 @@ class ContractAdmin(TenantAdmin):
     search_fields = ["number", "holder_name", "phone", "email"]
     autocomplete_fields = ["user"]
     readonly_fields = ["claimed_at", "created_at", "updated_at"]
+
+    def save_model(self, request, obj, form, change):
+        old_phone = form.initial.get("phone", "") if change else ""
+        super().save_model(request, obj, form, change)
+        if change and "phone" in form.changed_data:
+            contracts_phone_changed_notify(changes=[(obj, old_phone)])
 
     def get_urls(self):
         # Before the model's own URLs: "<path:object_id>/" would take "importar/".

@@ -28,6 +28,7 @@ from core.locks import rows_locked
 from core.phones import phone_normalize
 
 from .models import Contract, Provider, User
+from .services import contracts_phone_changed_notify
 
 CONTRACT_IMPORTED = audit_action(
     "contract.imported", gettext_lazy("Importado de un CSV de contratos")
@@ -351,7 +352,7 @@ def _contracts_existing(*, rows: list[_ContractRow], lock: bool) -> dict[tuple[i
     ids.sort()
     existing = {}
     for batch in _batches(ids):
-        contracts = Contract.objects.filter(pk__in=batch).select_related("zone", "plan")
+        contracts = Contract.objects.filter(pk__in=batch).select_related("zone", "plan", "provider")
         if lock:
             contracts = rows_locked(contracts)
         for contract in contracts:
@@ -411,6 +412,12 @@ def _changes_apply(
         entries=[
             audit_entry_new(action=CONTRACT_IMPORTED, actor=actor, target=contract, changes=changes)
             for contract, changes in audited
+        ]
+    )
+    # The old number of a claimed contract hears that its codes go elsewhere now.
+    contracts_phone_changed_notify(
+        changes=[
+            (contract, changes["phone"][0]) for contract, changes in audited if "phone" in changes
         ]
     )
 

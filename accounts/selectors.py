@@ -53,3 +53,19 @@ def users_for_login(*, login: str) -> QuerySet[User]:
     return User.objects.select_related("provider").filter(
         Q(username__iexact=login) | Q(email__iexact=login), is_active=True
     )
+
+
+def reset_phones_for(*, user: User) -> list[str]:
+    """Where a password-reset code goes: the phones on the login's contracts now (not
+    cancelled), each number once; a login with no contract (staff) uses its own."""
+    phones = list(
+        Contract.objects.filter(user=user)
+        .exclude(status=Contract.Status.CANCELLED)
+        .order_by("claimed_at", "pk")
+        .values_list("phone", flat=True)
+    )
+    if phones:
+        return list(dict.fromkeys(phones))
+    if user.phone and not Contract.objects.filter(user=user).exists():
+        return [user.phone]
+    return []

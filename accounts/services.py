@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Sequence
 from datetime import timedelta
 
 from allauth.account.forms import default_token_generator
@@ -18,7 +19,8 @@ from django.utils.translation import gettext as _
 from core.locks import rows_locked
 
 from .models import Contract, User, VerificationCode
-from .sms import sms_send
+from .selectors import reset_phones_for
+from .sms import SmsDeliveryError, sms_send
 
 logger = logging.getLogger(__name__)
 
@@ -42,12 +44,13 @@ def verification_code_issue(
     *,
     token: str,
     purpose: VerificationCode.Purpose,
-    phone: str,
+    phones: Sequence[str],
     provider_name: str,
     contract: Contract | None = None,
     user: User | None = None,
 ) -> VerificationCode:
-    """Create a 6-digit code tied to `token` and text it to `phone` once the row is committed."""
+    """Create a 6-digit code tied to `token` and text it to each of `phones` (once each)
+    once the row is committed."""
     code = f"{secrets.randbelow(10**6):06d}"
     verification = VerificationCode.objects.create(
         purpose=purpose,
@@ -65,7 +68,8 @@ def verification_code_issue(
     }
     # An error from the gateway propagates to the caller after the commit: the code
     # row stays unusable-but-harmless and expires on its own.
-    transaction.on_commit(lambda: sms_send(to=phone, body=body))
+    for phone in dict.fromkeys(phones):
+        transaction.on_commit(lambda phone=phone: sms_send(to=phone, body=body))
     return verification
 
 
@@ -111,7 +115,7 @@ def contract_claim_start(*, contract: Contract, token: str) -> VerificationCode:
     return verification_code_issue(
         token=token,
         purpose=VerificationCode.Purpose.CLAIM,
-        phone=contract.phone,
+        phones=[contract.phone],
         provider_name=contract.provider.name,
         contract=contract,
     )
@@ -142,7 +146,6 @@ def contract_claim(*, contract_id: int, name: str, password: str) -> User:
         username=username,
         provider=provider,
         email=contract.email,
-        phone=contract.phone,
         first_name=contract.holder_name[:150],
     )
     user.set_password(password)
@@ -182,14 +185,20 @@ def _contract_give(*, contract: Contract, user: User) -> None:
 
 @transaction.atomic
 def password_reset_start(*, user: User, token: str | None, reset_url_base: str) -> None:
-    """ "Olvidé mi contraseña": a code by SMS to the registered phone (when `token` is given
-    for the browser to type it) and a link by e-mail when one is on file."""
+    """ "Olvidé mi contraseña": a code by SMS (when `token` is given for the browser to
+    type it) to the phones on the login's contracts as they are now, each number once,
+    and a link by e-mail when one is on file.
+
+    Never to a copy of a phone kept on the login: a contract's phone changed by staff or
+    an import (a recycled number) must not still receive the codes.
+    """
     provider_name = user.provider.name if user.provider else "Antena"
-    if token and user.phone:
+    phones = reset_phones_for(user=user)
+    if token and phones:
         verification_code_issue(
             token=token,
             purpose=VerificationCode.Purpose.PASSWORD_RESET,
-            phone=user.phone,
+            phones=phones,
             provider_name=provider_name,
             user=user,
         )
@@ -209,6 +218,33 @@ def password_reset_start(*, user: User, token: str | None, reset_url_base: str) 
         transaction.on_commit(
             lambda: send_mail(subject, body, None, [user.email], fail_silently=False)
         )
+
+
+def contracts_phone_changed_notify(*, changes: Sequence[tuple[Contract, str]]) -> None:
+    """Tell each old number of a claimed contract, after commit, that the contract's codes
+    no longer come to it: a phone changed by mistake, or by someone else, is noticed by
+    the person who had it. (Unclaimed contracts have nobody to tell.)"""
+    for contract, old_phone in changes:
+        if contract.user_id is None or not old_phone or old_phone == contract.phone:
+            continue
+        provider = contract.provider
+        body = _(
+            "%(provider)s: el número del contrato %(number)s cambió; los códigos ya no "
+            "llegarán aquí. Si no lo pediste, llama al %(support)s."
+        ) % {
+            "provider": provider.name,
+            "number": contract.number,
+            "support": provider.support_phone or provider.name,
+        }
+        transaction.on_commit(lambda to=old_phone, body=body: _notice_send(to=to, body=body))
+
+
+def _notice_send(*, to: str, body: str) -> None:
+    # A notice that cannot go out must not undo the change already committed.
+    try:
+        sms_send(to=to, body=body)
+    except SmsDeliveryError:
+        logger.warning("phone change notice not sent")
 
 
 @transaction.atomic

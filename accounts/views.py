@@ -301,5 +301,6 @@ def contract_switch(request: HttpRequest) -> HttpResponse:
 @login_required
 def my_account(request: HttpRequest) -> HttpResponse:
     """Mi cuenta: the login, its contracts, Ajustes (password) and Salir."""
-    phone = phone_mask(request.user.phone) if request.user.phone else ""
+    _contracts, contract = request_contracts(request)
+    phone = phone_mask(contract.phone) if contract is not None else ""
     return render(request, "accounts/my_account.html", {"masked_phone": phone})

@@ -269,12 +269,21 @@ def _width_report(username: str, path: str, measure: dict) -> str:
 
 def test_admin_pages_fit_a_desktop(chromium_browser, live_server, demo):
     """No page wider than the viewport, and nothing in it (the result list) scrolling
-    sideways either."""
+    sideways either; and the Content-Security-Policy refuses nothing on any of them."""
     offenders = []
+    refused = []
     shutil.rmtree(SCREENSHOT_DIR, ignore_errors=True)
     SCREENSHOT_DIR.mkdir(parents=True)
     for username in STAFF:
         context, page = _staff_page(chromium_browser, live_server, username, language="es")
+        page.on(
+            "console",
+            lambda message, page=page: (
+                refused.append(f"{page.url}: {message.text}")
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
         try:
             for path in _walk(page, username, change_pages=True):
                 measure = page.evaluate(MEASURE_JS)
@@ -288,6 +297,7 @@ def test_admin_pages_fit_a_desktop(chromium_browser, live_server, demo):
         f"Too wide for a 1280 px desktop (screenshots in {SCREENSHOT_DIR}):\n"
         + "\n".join(offenders)
     )
+    assert refused == []
 
 
 def _untranslated(chromium_browser, live_server, *, language: str, checks):

@@ -101,3 +101,27 @@ def test_buy_a_plan_with_oxxopay_and_see_credit_days_grow_once_settled(
     page.get_by_role("link", name="Inicio").first.click()
     expect(page.get_by_test_id("credit-days").locator("strong")).to_have_text("35")
     expect(page.get_by_test_id("pending-payments")).to_have_count(0)
+
+
+def test_pages_run_under_the_content_security_policy_with_nothing_refused(phone_page, subscriber):
+    """The language selector works from the static script, and the browser refuses
+    nothing on the subscriber's pages."""
+    refused = []
+    phone_page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    phone_page.goto("/accounts/login/")
+    phone_page.fill("input[name=login]", "juan@kona")
+    phone_page.fill("input[name=password]", PASSWORD)
+    phone_page.click("button[type=submit], input[type=submit]")
+    expect(phone_page.locator("nav.menu")).to_contain_text("Inicio")
+    for url in ("/", "/servicios/", "/planes/", "/estado-de-cuenta/", "/cuenta/"):
+        phone_page.goto(url)
+
+    phone_page.select_option("select[name=language]", "en")
+
+    expect(phone_page.locator("nav.menu")).to_contain_text("Home")
+    assert refused == []

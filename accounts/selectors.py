@@ -55,17 +55,18 @@ def users_for_login(*, login: str) -> QuerySet[User]:
     )
 
 
-def reset_phones_for(*, user: User) -> list[str]:
+def reset_phones_for(*, user: User | None) -> list[str]:
     """Where a password-reset code goes: the phones on the login's contracts now (not
-    cancelled), each number once; a login with no contract (staff) uses its own."""
+    cancelled), each number once; a login with no contract (staff) uses its own. With no
+    user, none (after the same query)."""
     phones = list(
-        Contract.objects.filter(user=user)
+        Contract.objects.filter(user=user if user is not None else -1)
         .exclude(status=Contract.Status.CANCELLED)
         .order_by("claimed_at", "pk")
         .values_list("phone", flat=True)
     )
     if phones:
         return list(dict.fromkeys(phones))
-    if user.phone and not Contract.objects.filter(user=user).exists():
+    if user is not None and user.phone and not Contract.objects.filter(user=user).exists():
         return [user.phone]
     return []

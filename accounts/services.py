@@ -17,10 +17,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.locks import rows_locked
+from core.outbox import outbox_enqueue, outbox_task
 
 from .models import Contract, User, VerificationCode
 from .selectors import reset_phones_for
-from .sms import SmsDeliveryError, sms_send
+from .sms import sms_send
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +50,13 @@ def verification_code_issue(
     contract: Contract | None = None,
     user: User | None = None,
 ) -> VerificationCode:
-    """Create a 6-digit code tied to `token` and text it to each of `phones` (once each)
-    once the row is committed."""
+    """Create a 6-digit code tied to `token`; the worker texts it to each of `phones`
+    (once each) after the commit (core.outbox). Nothing goes out inside the request.
+
+    With no phones it is a decoy: the same rows are written, nothing is sent, and the
+    code can never be used (no contract or login behind it), so an answer for data that
+    match costs what one for data that do not.
+    """
     code = f"{secrets.randbelow(10**6):06d}"
     verification = VerificationCode.objects.create(
         purpose=purpose,
@@ -66,11 +72,16 @@ def verification_code_issue(
         "code": code,
         "minutes": minutes,
     }
-    # An error from the gateway propagates to the caller after the commit: the code
-    # row stays unusable-but-harmless and expires on its own.
-    for phone in dict.fromkeys(phones):
-        transaction.on_commit(lambda phone=phone: sms_send(to=phone, body=body))
+    outbox_enqueue(task=sms_deliver, kwargs={"phones": list(dict.fromkeys(phones)), "body": body})
     return verification
+
+
+@outbox_task
+def sms_deliver(*, phones: list[str], body: str) -> None:
+    """Text `body` to each phone (from the worker). A gateway error raises: the outbox
+    tries again, and the numbers already reached may get it twice."""
+    for phone in phones:
+        sms_send(to=phone, body=body)
 
 
 @transaction.atomic
@@ -110,13 +121,15 @@ def verification_codes_purge(*, older_than: timedelta = timedelta(days=1)) -> in
     return deleted
 
 
-def contract_claim_start(*, contract: Contract, token: str) -> VerificationCode:
-    """Step 1 of "Crear una cuenta" for a contract that matched: text a code to its phone."""
+def contract_claim_start(*, contract: Contract | None, token: str) -> VerificationCode:
+    """Step 1 of "Crear una cuenta": a code to the phone of the contract that matched, or,
+    with no contract (nothing matched, or its SMS limit was reached), a decoy that costs
+    the same and sends nothing."""
     return verification_code_issue(
         token=token,
         purpose=VerificationCode.Purpose.CLAIM,
-        phones=[contract.phone],
-        provider_name=contract.provider.name,
+        phones=[contract.phone] if contract is not None else [],
+        provider_name=contract.provider.name if contract is not None else "",
         contract=contract,
     )
 
@@ -184,17 +197,19 @@ def _contract_give(*, contract: Contract, user: User) -> None:
 
 
 @transaction.atomic
-def password_reset_start(*, user: User, token: str | None, reset_url_base: str) -> None:
+def password_reset_start(*, user: User | None, token: str | None, reset_url_base: str) -> None:
     """ "Olvidé mi contraseña": a code by SMS (when `token` is given for the browser to
     type it) to the phones on the login's contracts as they are now, each number once,
-    and a link by e-mail when one is on file.
+    and a link by e-mail when one is on file; both made ready here and sent by the worker
+    after the commit (the link is made there too).
 
     Never to a copy of a phone kept on the login: a contract's phone changed by staff or
-    an import (a recycled number) must not still receive the codes.
+    an import (a recycled number) must not still receive the codes. With no user (no
+    login matched, or its SMS limit was reached) it writes the same rows and sends nothing.
     """
-    provider_name = user.provider.name if user.provider else "Antena"
+    provider_name = user.provider.name if user is not None and user.provider else "Antena"
     phones = reset_phones_for(user=user)
-    if token and phones:
+    if token:
         verification_code_issue(
             token=token,
             purpose=VerificationCode.Purpose.PASSWORD_RESET,
@@ -202,22 +217,36 @@ def password_reset_start(*, user: User, token: str | None, reset_url_base: str) 
             provider_name=provider_name,
             user=user,
         )
-    if user.email:
-        path = reverse(
-            "account_reset_password_from_key",
-            kwargs={
-                "uidb36": user_pk_to_url_str(user),
-                "key": default_token_generator.make_token(user),
-            },
-        )
-        body = _(
-            "Hola. Pediste cambiar la contraseña de %(username)s. Abre este enlace para "
-            "elegir una nueva: %(url)s\n\nSi no lo pediste, ignora este correo."
-        ) % {"username": user.username, "url": reset_url_base.rstrip("/") + path}
-        subject = _("%(provider)s: cambia tu contraseña") % {"provider": provider_name}
-        transaction.on_commit(
-            lambda: send_mail(subject, body, None, [user.email], fail_silently=False)
-        )
+    outbox_enqueue(
+        task=password_reset_link_send,
+        kwargs={"user_id": user.pk if user is not None else None, "base_url": reset_url_base},
+    )
+
+
+@outbox_task
+def password_reset_link_send(*, user_id: int | None, base_url: str) -> None:
+    """The reset link by e-mail (from the worker), when the login has an e-mail."""
+    user = (
+        User.objects.select_related("provider").filter(pk=user_id, is_active=True).first()
+        if user_id is not None
+        else None
+    )
+    if user is None or not user.email:
+        return
+    provider_name = user.provider.name if user.provider else "Antena"
+    path = reverse(
+        "account_reset_password_from_key",
+        kwargs={
+            "uidb36": user_pk_to_url_str(user),
+            "key": default_token_generator.make_token(user),
+        },
+    )
+    body = _(
+        "Hola. Pediste cambiar la contraseña de %(username)s. Abre este enlace para "
+        "elegir una nueva: %(url)s\n\nSi no lo pediste, ignora este correo."
+    ) % {"username": user.username, "url": base_url.rstrip("/") + path}
+    subject = _("%(provider)s: cambia tu contraseña") % {"provider": provider_name}
+    send_mail(subject, body, None, [user.email], fail_silently=False)
 
 
 def contracts_phone_changed_notify(*, changes: Sequence[tuple[Contract, str]]) -> None:
@@ -236,15 +265,7 @@ def contracts_phone_changed_notify(*, changes: Sequence[tuple[Contract, str]]) -
             "number": contract.number,
             "support": provider.support_phone or provider.name,
         }
-        transaction.on_commit(lambda to=old_phone, body=body: _notice_send(to=to, body=body))
-
-
-def _notice_send(*, to: str, body: str) -> None:
-    # A notice that cannot go out must not undo the change already committed.
-    try:
-        sms_send(to=to, body=body)
-    except SmsDeliveryError:
-        logger.warning("phone change notice not sent")
+        outbox_enqueue(task=sms_deliver, kwargs={"phones": [old_phone], "body": body})
 
 
 @transaction.atomic

@@ -38,7 +38,6 @@ from .services import (
     verification_code_verify,
     verification_token_new,
 )
-from .sms import SmsDeliveryError
 
 logger = logging.getLogger(__name__)
 
@@ -81,10 +80,6 @@ def _wrong_code(request: HttpRequest) -> None:
     messages.error(request, _("El código no es válido o ya venció. Revisa el SMS o pide otro."))
 
 
-def _sms_failed(request: HttpRequest) -> None:
-    messages.error(request, _("No pudimos enviar el SMS, intenta de nuevo."))
-
-
 def _verified_store(request: HttpRequest, key: str, object_id: int) -> None:
     request.session[key] = {"id": object_id, "at": timezone.now().isoformat()}
 
@@ -117,13 +112,11 @@ def claim_start(request: HttpRequest) -> HttpResponse:
         provider_code=data["provider_code"], number=data["number"], phone=data["phone"]
     )
     # Past the SMS limit of a contract nothing more is sent, but the answer stays the same:
-    # a 429 here would tell a stranger that the contract and phone match.
-    if contract is not None and sms_allowed(request, key=f"contract:{contract.pk}"):
-        try:
-            contract_claim_start(contract=contract, token=token)
-        except SmsDeliveryError:
-            _sms_failed(request)
-            return render(request, "accounts/claim_start.html", {"form": form}, status=503)
+    # a 429 here would tell a stranger that the contract and phone match. Matching or not,
+    # the same rows are written and the SMS leaves from the worker, after the answer.
+    if contract is not None and not sms_allowed(request, key=f"contract:{contract.pk}"):
+        contract = None
+    contract_claim_start(contract=contract, token=token)
     request.session[CLAIM_TOKEN] = token
     _same_answer_sent(request)
     return redirect("claim_verify")
@@ -145,7 +138,8 @@ def claim_verify(request: HttpRequest) -> HttpResponse:
         verification = verification_code_verify(
             token=token, purpose=VerificationCode.Purpose.CLAIM, code=form.cleaned_data["code"]
         )
-    if verification is None:
+    # A decoy's code (nothing matched) reached nobody; were it typed, it leads nowhere.
+    if verification is None or verification.contract_id is None:
         _wrong_code(request)
         return redirect("claim_verify")
     del request.session[CLAIM_TOKEN]
@@ -213,21 +207,20 @@ def password_reset_request(request: HttpRequest) -> HttpResponse:
         return limited
     token = verification_token_new()
     # An e-mail may belong to logins at several ISPs: each gets its link by e-mail, and
-    # the first one the SMS code this browser can type.
-    for index, user in enumerate(users_for_login(login=login).order_by("pk")[:5]):
-        if not sms_allowed(request, key=f"user:{user.pk}"):
-            continue  # the same answer as for an unknown account: no enumeration
-        try:
-            password_reset_start(
-                user=user,
-                token=token if index == 0 else None,
-                reset_url_base=request.build_absolute_uri("/"),
-            )
-        except SmsDeliveryError:
-            _sms_failed(request)
-            return render(
-                request, "accounts/password_reset_request.html", {"form": form}, status=503
-            )
+    # the first one the SMS code this browser can type. Past an account's SMS limit, or
+    # for no account at all, the same rows are written and nothing is sent: the same
+    # answer, for the same work. Everything leaves from the worker, after the answer.
+    users = [
+        user
+        for user in users_for_login(login=login).order_by("pk")[:5]
+        if sms_allowed(request, key=f"user:{user.pk}")
+    ]
+    for index, user in enumerate(users or [None]):
+        password_reset_start(
+            user=user,
+            token=token if index == 0 else None,
+            reset_url_base=request.build_absolute_uri("/"),
+        )
     request.session[RESET_TOKEN] = token
     messages.info(
         request,
@@ -256,7 +249,7 @@ def password_reset_verify(request: HttpRequest) -> HttpResponse:
             purpose=VerificationCode.Purpose.PASSWORD_RESET,
             code=form.cleaned_data["code"],
         )
-    if verification is None:
+    if verification is None or verification.user_id is None:
         _wrong_code(request)
         return redirect("password_reset_verify")
     del request.session[RESET_TOKEN]

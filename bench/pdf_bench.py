@@ -90,7 +90,7 @@ def main() -> int:
         call_command("migrate", verbosity=0, interactive=False)
         # Issuing renders each PDF after commit (eagerly here). Keep that out of the set-up
         # and of (a), so that the first timed call is the first rendering in this process.
-        no_render_on_issue = mock.patch("billing.tasks.invoice_render_pdf.delay")
+        no_render_on_issue = mock.patch("billing.services.outbox_enqueue")
         with no_render_on_issue:
             call_command("seed_demo", stdout=io.StringIO())
 

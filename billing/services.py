@@ -21,6 +21,7 @@ from core.bulk import rows_insert, rows_update
 from core.locks import rows_locked
 from core.models import AppendOnlyError
 from core.money import money_quantize
+from core.outbox import outbox_enqueue
 from plans.models import Plan
 
 from .models import (
@@ -264,9 +265,9 @@ def invoice_issue(
             )
         ]
     )
-    from .tasks import invoice_render_pdf
+    from .tasks import invoice_pdf_render
 
-    transaction.on_commit(lambda: invoice_render_pdf.delay(invoice.pk))
+    outbox_enqueue(task=invoice_pdf_render, kwargs={"invoice_id": invoice.pk})
     logger.info("invoice issued provider=%s number=%s", provider.code, invoice.number)
     return invoice
 

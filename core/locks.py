@@ -16,6 +16,10 @@ from django.db.models import Model, QuerySet
 M = TypeVar("M", bound=Model)
 
 
-def rows_locked(queryset: QuerySet[M]) -> QuerySet[M]:
-    """`queryset`'s rows, locked until the transaction ends (none, outside PostgreSQL)."""
-    return queryset.select_for_update(of=("self",)).order_by("pk")
+def rows_locked(queryset: QuerySet[M], *, skip_locked: bool = False) -> QuerySet[M]:
+    """`queryset`'s rows, locked until the transaction ends (none, outside PostgreSQL).
+
+    With `skip_locked`, rows another transaction holds are left out rather than waited
+    for: a queue whose workers each take different rows.
+    """
+    return queryset.select_for_update(of=("self",), skip_locked=skip_locked).order_by("pk")

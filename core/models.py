@@ -99,3 +99,27 @@ class AuditEntry(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.object_repr}"
+
+
+class OutboxMessage(models.Model):
+    """Work for the worker, written in the same transaction as what it follows (core.outbox).
+
+    The row is the message: what Celery carries is only its id, so a code or a link in
+    the payload never sits in Redis. The row is deleted once the work is done.
+    """
+
+    task = models.CharField(_("tarea"), max_length=100)
+    kwargs = models.JSONField(_("argumentos"), default=dict)
+    created_at = models.DateTimeField(_("creado el"), auto_now_add=True)
+    # Set when handed to Celery; a row published long ago and still here is handed again.
+    published_at = models.DateTimeField(_("publicado el"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("intentos"), default=0)
+    last_error = models.CharField(_("último error"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("mensaje pendiente")
+        verbose_name_plural = _("mensajes pendientes")
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.task} #{self.pk}"

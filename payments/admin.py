@@ -6,7 +6,6 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -16,6 +15,7 @@ from django.utils.translation import ngettext
 
 from accounts.models import Provider
 from core.admin import TenantAdmin, TenantInlineMixin, audit_trail_for
+from core.outbox import outbox_enqueue
 from core.tenancy import rows_for_staff, staff_is_platform
 
 from .crypto import CredentialsUnreadable
@@ -40,7 +40,7 @@ from .settlement import (
     settlement_needs_review,
     settlement_summary,
 )
-from .tasks import settlement_import_queue
+from .tasks import settlement_import_start
 
 # Which credentials each gateway needs. Values are never shown back.
 CREDENTIAL_FIELDS = {
@@ -288,9 +288,7 @@ class SettlementImportAdmin(TenantAdmin):
             .values_list("pk", flat=True)
         )
         for settlement_id in unfinished:
-            transaction.on_commit(
-                lambda settlement_id=settlement_id: settlement_import_queue(settlement_id)
-            )
+            outbox_enqueue(task=settlement_import_start, kwargs={"settlement_id": settlement_id})
         self.message_user(
             request,
             ngettext(
@@ -362,7 +360,9 @@ class SettlementImportAdmin(TenantAdmin):
                     status = 400
                 else:
                     # A large file takes longer than a request may: the worker applies it.
-                    transaction.on_commit(lambda: settlement_import_queue(settlement.pk))
+                    outbox_enqueue(
+                        task=settlement_import_start, kwargs={"settlement_id": settlement.pk}
+                    )
                     settlement.refresh_from_db()
                     if settlement.finished_at is None:
                         self.message_user(

@@ -2,6 +2,8 @@ from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError
 
+from core.outbox import outbox_task
+
 from .models import SettlementImport
 from .services import payments_expire
 from .settlement import settlement_import_apply
@@ -41,6 +43,12 @@ def settlement_import_apply_task(settlement_id: int, part: int = 0, parts: int =
     settlement = SettlementImport.objects.select_related("provider").get(pk=settlement_id)
     if settlement.finished_at is None and settlement.upload:
         settlement_import_apply(settlement=settlement, part=part, parts=parts)
+
+
+@outbox_task
+def settlement_import_start(*, settlement_id: int) -> None:
+    """From the outbox: have the workers apply a received file (settlement_import_queue)."""
+    settlement_import_queue(settlement_id)
 
 
 def settlement_import_queue(settlement_id: int) -> None:

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from accounts.models import Provider
 from core.bulk import rows_update
+from core.locks import rows_locked
 
 from .gateways import RemotePayment
 from .models import GatewayAccount, WebhookDelivery
@@ -225,7 +226,7 @@ def _batch_credit() -> int:
     with transaction.atomic():
         # Two drains at once (two worker processes) take different deliveries.
         deliveries = list(
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            rows_locked(WebhookDelivery.objects, skip_locked=True)
             .filter(outcome=Outcome.VERIFIED)
             .order_by("pk")
             .only("pk", "facts")[:BATCH_SIZE]

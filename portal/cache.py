@@ -1,5 +1,11 @@
-"""Django's Redis cache, keeping its redis-py clients instead of making one per call."""
+"""Django's Redis cache, keeping its redis-py clients instead of making one per call, and
+falling back to the process's memory while Redis is down."""
 
+import logging
+import time
+
+import redis
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
 
@@ -22,7 +28,72 @@ class _ReusedClients(RedisCacheClient):
         return client
 
 
+logger = logging.getLogger(__name__)
+
+
 class RedisCache(DjangoRedisCache):
     def __init__(self, server, params) -> None:
         super().__init__(server, params)
         self._class = _ReusedClients
+
+
+class FailOpenRedisCache(RedisCache):
+    """Redis, and when Redis does not answer, this process's memory instead.
+
+    With Redis down, pages, sign-in and payment references go on working: the rate
+    limits count per process (fail open, less strict for as long) and each switch is
+    logged. After a failure Redis is not asked again for BREAKER_SECONDS, so a Redis
+    that times out costs one timeout, not one per call.
+    """
+
+    BREAKER_SECONDS = 5.0
+
+    def __init__(self, server, params) -> None:
+        super().__init__(server, params)
+        self._fallback = LocMemCache(f"fail-open:{server}", {})
+        self._down_until = 0.0
+
+    def _call(self, name: str, *args, **kwargs):
+        if time.monotonic() < self._down_until:
+            return getattr(self._fallback, name)(*args, **kwargs)
+        try:
+            return getattr(super(), name)(*args, **kwargs)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            logger.warning(
+                "cache: Redis unreachable; counting in this process for %ss", self.BREAKER_SECONDS
+            )
+            self._down_until = time.monotonic() + self.BREAKER_SECONDS
+            return getattr(self._fallback, name)(*args, **kwargs)
+
+    def add(self, *args, **kwargs):
+        return self._call("add", *args, **kwargs)
+
+    def get(self, *args, **kwargs):
+        return self._call("get", *args, **kwargs)
+
+    def set(self, *args, **kwargs):
+        return self._call("set", *args, **kwargs)
+
+    def touch(self, *args, **kwargs):
+        return self._call("touch", *args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        return self._call("delete", *args, **kwargs)
+
+    def get_many(self, *args, **kwargs):
+        return self._call("get_many", *args, **kwargs)
+
+    def has_key(self, *args, **kwargs):
+        return self._call("has_key", *args, **kwargs)
+
+    def incr(self, *args, **kwargs):
+        return self._call("incr", *args, **kwargs)
+
+    def set_many(self, *args, **kwargs):
+        return self._call("set_many", *args, **kwargs)
+
+    def delete_many(self, *args, **kwargs):
+        return self._call("delete_many", *args, **kwargs)
+
+    def clear(self):
+        return self._call("clear")

@@ -103,9 +103,11 @@ CACHE_URL = env("CACHE_URL", default=REDIS_URL)
 if CACHE_URL:
     CACHES = {
         "default": {
-            "BACKEND": "portal.cache.RedisCache",
+            # Fails open to the process's memory while Redis is down (portal/cache.py).
+            "BACKEND": "portal.cache.FailOpenRedisCache",
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": "antena",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
 else:
@@ -214,6 +216,10 @@ MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / "media"))
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+# With Redis down, handing on a task fails within about a second instead of retrying for
+# long; the work waits in the outbox (core.outbox) or on its row for the beat.
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 # Celery closes the worker's database connections around every task unless this is set;
 # portal.celery instead keeps them by CONN_MAX_AGE with health checks, like web requests.
 CELERY_DB_REUSE_MAX = 1_000_000
@@ -239,6 +245,11 @@ CELERY_BEAT_SCHEDULE = {
     # Verified deliveries are credited as they arrive; this catches any a worker dropped.
     "credit-verified-webhooks": {
         "task": "payments.tasks.webhook_deliveries_credit_task",
+        "schedule": 60,
+    },
+    # Work left in the outbox while Redis was down, or handed on and lost.
+    "relay-outbox": {
+        "task": "core.tasks.outbox_relay_task",
         "schedule": 60,
     },
     "purge-unverified-webhooks": {

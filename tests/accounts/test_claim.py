@@ -303,16 +303,26 @@ def test_switching_to_someone_elses_contract_is_404(client, contract):
     assert client.session.get("current_contract_id") is None
 
 
-def test_an_sms_gateway_error_tells_the_subscriber_and_logs_no_code(
+def test_an_sms_gateway_error_changes_no_answer_keeps_the_message_and_logs_no_code(
     client, contract, settings, httpserver, caplog
 ):
+    """A 503 only when the contract matched would tell a stranger it exists: the answer is
+    the usual one, and the SMS waits in the outbox for the worker to try again."""
+    from core.models import OutboxMessage
+
     settings.SMS_BACKEND = "accounts.sms.HttpBackend"
     settings.SMS_HTTP_URL = httpserver.url_for("/sms")
     settings.SMS_HTTP_TOKEN = "secret-token"
     httpserver.expect_request("/sms", method="POST").respond_with_data("boom", status=502)
     response = claim_start(client)
-    assert response.status_code == 503
-    assert "No pudimos enviar el SMS, intenta de nuevo." in response.text
+    assert response.status_code == 302
+    assert response["Location"] == "/cuenta/crear/codigo/"
+    waiting = OutboxMessage.objects.get()
+    assert (waiting.task, waiting.attempts, waiting.last_error) == (
+        "accounts.services.sms_deliver",
+        1,
+        "SmsDeliveryError",
+    )
     sent = httpserver.log[0][0].get_json()
     assert sent["to"] == "+525512345678"
     code = sent["text"].split("código es ")[1][:6]

@@ -1,0 +1,113 @@
+"""Codes and links leave from the worker, after the answer: whether the data match or
+not, the answer is the same in status and body and costs the same queries, and nothing is
+sent inside the request."""
+
+import re
+from unittest import mock
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts import sms
+from core.models import OutboxMessage
+from core.outbox import outbox_run
+from core.tasks import outbox_run_task
+from portal.celery import app as celery_app
+from tests.factories import ContractFactory, UserFactory
+
+from .helpers import CODE_PATTERN, claim_start
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def worker_elsewhere():
+    """As in production: the outbox hands its messages to a worker (here: nowhere)."""
+    celery_app.conf.task_always_eager = False
+    try:
+        with mock.patch.object(outbox_run_task, "apply_async") as apply_async:
+            yield apply_async
+    finally:
+        celery_app.conf.task_always_eager = True
+
+
+@pytest.fixture
+def contract(kona):
+    return ContractFactory(provider=kona, number="1001", phone="+525512345678")
+
+
+def _statement(sql: str) -> str:
+    """What a statement does and to which table (savepoint names differ every time)."""
+    verb = sql.split(" ", 1)[0]
+    table = re.search(r'(?:FROM|INTO|UPDATE) "(\w+)"', sql)
+    return f"{verb} {table.group(1)}" if table else verb
+
+
+def answered(client, post, django_capture_on_commit_callbacks):
+    with (
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = post(client)
+    client.cookies.clear()
+    statements = [_statement(query["sql"]) for query in queries.captured_queries]
+    return response.status_code, response.get("Location"), statements
+
+
+def test_a_claim_answers_alike_matching_or_not_and_texts_from_the_worker(
+    client, contract, worker_elsewhere, django_capture_on_commit_callbacks
+):
+    # when
+    matching = answered(client, claim_start, django_capture_on_commit_callbacks)
+    sent_inside = list(sms.outbox)
+    wrong_phone = answered(
+        client, lambda c: claim_start(c, phone="5500000000"), django_capture_on_commit_callbacks
+    )
+    unknown = answered(
+        client, lambda c: claim_start(c, number="9999"), django_capture_on_commit_callbacks
+    )
+
+    # then: the same answer and the same statements, and nothing sent in the request
+    assert matching == wrong_phone == unknown
+    assert matching[:2] == (302, "/cuenta/crear/codigo/")
+    assert sent_inside == [] and sms.outbox == []
+    assert worker_elsewhere.call_count == 3
+    # The worker sends the one that matched, and the decoys send nothing.
+    for message in OutboxMessage.objects.order_by("pk"):
+        outbox_run(message_id=message.pk)
+    (text,) = sms.outbox
+    assert text.to == "+525512345678" and CODE_PATTERN.search(text.body)
+    assert not OutboxMessage.objects.exists()
+
+
+def test_a_password_reset_answers_alike_for_any_account_and_sends_from_the_worker(
+    client, contract, worker_elsewhere, django_capture_on_commit_callbacks, mailoutbox
+):
+    UserFactory(provider=contract.provider, username="rosa@kona", email="rosa@example.com")
+    contract.user = UserFactory._meta.model.objects.get(username="rosa@kona")
+    contract.save()
+
+    def reset(login):
+        return lambda c: c.post("/cuenta/recuperar/", {"login": login})
+
+    existing = answered(client, reset("rosa@kona"), django_capture_on_commit_callbacks)
+    unknown = answered(client, reset("nadie@kona"), django_capture_on_commit_callbacks)
+
+    assert existing == unknown
+    assert existing[:2] == (302, "/cuenta/recuperar/codigo/")
+    assert sms.outbox == [] and mailoutbox == []
+    for message in OutboxMessage.objects.order_by("pk"):
+        outbox_run(message_id=message.pk)
+    assert [text.to for text in sms.outbox] == ["+525512345678"]
+    assert [mail.to for mail in mailoutbox] == [["rosa@example.com"]]
+
+
+def test_a_decoys_code_leads_nowhere_even_if_typed(client, contract, monkeypatch):
+    monkeypatch.setattr("accounts.services.secrets.randbelow", lambda _limit: 123456)
+    claim_start(client, number="9999")  # no such contract: a decoy with code 123456
+
+    response = client.post("/cuenta/crear/codigo/", {"code": "123456"})
+
+    assert response["Location"] == "/cuenta/crear/codigo/"
+    assert client.get("/cuenta/crear/nueva/")["Location"] == "/cuenta/crear/"

@@ -53,6 +53,8 @@ def _env(database_url: str) -> dict:
         "DJANGO_SETTINGS_MODULE": "portal.settings.production",
         "DATABASE_URL": database_url,
         "SECRET_KEY": "bench-only-" + "x" * 50,
+        # A fixed Fernet key (32 bytes, url-safe base64): required under production.
+        "FIELD_ENCRYPTION_KEY": "YmVuY2gtb25seS1iZW5jaC1vbmx5LWJlbmNoLW9ubHk=",
         "ALLOWED_HOSTS": "127.0.0.1",
         "REDIS_URL": "redis://127.0.0.1:6379/14",
         "CACHE_URL": "redis://127.0.0.1:6379/15",

@@ -26,13 +26,32 @@ def _key(scope: str, client: str, seconds: int) -> str:
     return f"strikes:{scope}:{client}:{int(time.time() // seconds)}"
 
 
+# (scope, client): until when (time.monotonic()) this process takes the client as under its
+# limit without asking the cache. A gateway's burst comes from a few addresses: most of
+# its deliveries cost no cache call; a client that fails here is asked about again.
+_under_limit_until: dict[tuple[str, str], float] = {}
+TRUSTED_FOR_SECONDS = 1.0
+
+
 def strikes_exceeded(*, scope: str, client: str, limit: int, seconds: int) -> bool:
-    """Whether `client` failed `limit` times or more in this window of `seconds`."""
-    return (cache.get(_key(scope, client, seconds)) or 0) >= limit
+    """Whether `client` failed `limit` times or more in this window of `seconds` (as this
+    process saw it at most TRUSTED_FOR_SECONDS ago, or failed since)."""
+    now = time.monotonic()
+    if _under_limit_until.get((scope, client), 0.0) > now:
+        return False
+    exceeded = (cache.get(_key(scope, client, seconds)) or 0) >= limit
+    if exceeded:
+        _under_limit_until.pop((scope, client), None)
+    else:
+        if len(_under_limit_until) > 10_000:  # many clients: start again
+            _under_limit_until.clear()
+        _under_limit_until[scope, client] = now + TRUSTED_FOR_SECONDS
+    return exceeded
 
 
 def strike(*, scope: str, client: str, seconds: int) -> None:
     """Count one failure of `client` in this window."""
+    _under_limit_until.pop((scope, client), None)
     key = _key(scope, client, seconds)
     cache.add(key, 0, timeout=seconds * 2)
     try:

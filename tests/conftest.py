@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from accounts import sms
+from core import ratelimits
 from tests.factories import ContractFactory, PlanFactory, ProviderFactory, UserFactory, ZoneFactory
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
@@ -55,6 +56,7 @@ def _media_root(settings, tmp_path):
 def _clean_slate():
     """Every test starts with no rate-limit counters and an empty SMS outbox."""
     cache.clear()
+    ratelimits._under_limit_until.clear()
     sms.outbox.clear()
     yield
     sms.outbox.clear()

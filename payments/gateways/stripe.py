@@ -7,6 +7,7 @@ over "{t}.{raw body}") and a timestamp no more than five minutes away, past or f
 """
 
 import datetime
+import json
 import logging
 import re
 import time
@@ -267,22 +268,27 @@ class StripeAdapter:
         ]
 
 
-def verified_event(*, body: bytes, header: str, secret: str, now: float | None = None):
-    """The event, once the SDK's `Webhook.construct_event` has checked its signature and
-    that it is no older than the tolerance; one signed further ahead than the tolerance
-    is refused too (the SDK looks only at the past). Raises WebhookRejected."""
+def verified_event(*, body: bytes, header: str, secret: str, now: float | None = None) -> dict:
+    """The event, once the SDK has checked its signature and that it is no older than the
+    tolerance (`WebhookSignature.verify_header`, what `Webhook.construct_event` runs before
+    building its Event object, which costs 0.16 ms against 0.01 ms for `json.loads`:
+    docs/performance.md); one signed further ahead than the tolerance is refused too (the
+    SDK looks only at the past). Raises WebhookRejected."""
     try:
-        event = stripe.Webhook.construct_event(
+        stripe.WebhookSignature.verify_header(
             body, header, secret, tolerance=SIGNATURE_TOLERANCE_SECONDS
         )
+        event = json.loads(body)
     except stripe.SignatureVerificationError as error:
         raise WebhookRejected(f"bad Stripe-Signature: {error.user_message or error}") from None
     except TypeError:
         # The SDK compares signatures with hmac.compare_digest, which refuses non-ASCII.
         raise WebhookRejected("bad Stripe-Signature: not ASCII") from None
-    except (ValueError, AttributeError):
-        # Not UTF-8, not JSON, or JSON that is no object (the SDK fails building it).
+    except ValueError:
+        # Not UTF-8, or not JSON.
         raise WebhookRejected("not a Stripe event") from None
+    if not isinstance(event, dict):
+        raise WebhookRejected("not a Stripe event")
     # Signed, so the header's timestamp is the one Stripe wrote.
     timestamp = next(
         int(value)
@@ -291,4 +297,4 @@ def verified_event(*, body: bytes, header: str, secret: str, now: float | None =
     )
     if timestamp - (time.time() if now is None else now) > SIGNATURE_TOLERANCE_SECONDS:
         raise WebhookRejected("timestamp outside the tolerance (ahead of our clock)")
-    return event.to_dict()
+    return event

@@ -63,6 +63,23 @@ def _clean_slate():
 
 
 @pytest.fixture
+def outbox_worker_elsewhere():
+    """As in production: the outbox hands its messages to a worker (here: nowhere) instead
+    of doing the work in the request. Yields the mocked `apply_async`."""
+    from unittest import mock
+
+    from core.tasks import outbox_run_task
+    from portal.celery import app as celery_app
+
+    celery_app.conf.task_always_eager = False
+    try:
+        with mock.patch.object(outbox_run_task, "apply_async") as apply_async:
+            yield apply_async
+    finally:
+        celery_app.conf.task_always_eager = True
+
+
+@pytest.fixture
 def admin_without_totp(settings):
     """Staff reach the admin without setting up TOTP (tests/accounts/test_admin_mfa.py
     covers it)."""

@@ -3,7 +3,6 @@ not, the answer is the same in status and body and costs the same queries, and n
 sent inside the request."""
 
 import re
-from unittest import mock
 
 import pytest
 from django.db import connection
@@ -12,24 +11,11 @@ from django.test.utils import CaptureQueriesContext
 from accounts import sms
 from core.models import OutboxMessage
 from core.outbox import outbox_run
-from core.tasks import outbox_run_task
-from portal.celery import app as celery_app
 from tests.factories import ContractFactory, UserFactory
 
 from .helpers import CODE_PATTERN, claim_start
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def worker_elsewhere():
-    """As in production: the outbox hands its messages to a worker (here: nowhere)."""
-    celery_app.conf.task_always_eager = False
-    try:
-        with mock.patch.object(outbox_run_task, "apply_async") as apply_async:
-            yield apply_async
-    finally:
-        celery_app.conf.task_always_eager = True
 
 
 @pytest.fixture
@@ -56,7 +42,7 @@ def answered(client, post, django_capture_on_commit_callbacks):
 
 
 def test_a_claim_answers_alike_matching_or_not_and_texts_from_the_worker(
-    client, contract, worker_elsewhere, django_capture_on_commit_callbacks
+    client, contract, outbox_worker_elsewhere, django_capture_on_commit_callbacks
 ):
     # when
     matching = answered(client, claim_start, django_capture_on_commit_callbacks)
@@ -72,7 +58,7 @@ def test_a_claim_answers_alike_matching_or_not_and_texts_from_the_worker(
     assert matching == wrong_phone == unknown
     assert matching[:2] == (302, "/cuenta/crear/codigo/")
     assert sent_inside == [] and sms.outbox == []
-    assert worker_elsewhere.call_count == 3
+    assert outbox_worker_elsewhere.call_count == 3
     # The worker sends the one that matched, and the decoys send nothing.
     for message in OutboxMessage.objects.order_by("pk"):
         outbox_run(message_id=message.pk)
@@ -82,7 +68,7 @@ def test_a_claim_answers_alike_matching_or_not_and_texts_from_the_worker(
 
 
 def test_a_password_reset_answers_alike_for_any_account_and_sends_from_the_worker(
-    client, contract, worker_elsewhere, django_capture_on_commit_callbacks, mailoutbox
+    client, contract, outbox_worker_elsewhere, django_capture_on_commit_callbacks, mailoutbox
 ):
     UserFactory(provider=contract.provider, username="rosa@kona", email="rosa@example.com")
     contract.user = UserFactory._meta.model.objects.get(username="rosa@kona")

@@ -2,7 +2,6 @@
 failure, handed on again by the relay."""
 
 import datetime
-from unittest import mock
 
 import pytest
 from django.db import transaction
@@ -10,8 +9,6 @@ from django.utils import timezone
 
 from core.models import OutboxMessage
 from core.outbox import outbox_enqueue, outbox_relay, outbox_run, outbox_task
-from core.tasks import outbox_run_task
-from portal.celery import app as celery_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,38 +27,28 @@ def _forget():
     done.clear()
 
 
-@pytest.fixture
-def worker_elsewhere():
-    celery_app.conf.task_always_eager = False
-    try:
-        with mock.patch.object(outbox_run_task, "apply_async") as apply_async:
-            yield apply_async
-    finally:
-        celery_app.conf.task_always_eager = True
-
-
-def test_work_rolled_back_with_its_transaction_is_never_done(worker_elsewhere):
+def test_work_rolled_back_with_its_transaction_is_never_done(outbox_worker_elsewhere):
     with pytest.raises(RuntimeError), transaction.atomic():
         outbox_enqueue(task=remember, kwargs={"value": 1})
         raise RuntimeError
 
     assert not OutboxMessage.objects.exists()
-    assert not worker_elsewhere.called
+    assert not outbox_worker_elsewhere.called
 
 
-def test_work_is_handed_on_after_commit_and_done_once(worker_elsewhere):
+def test_work_is_handed_on_after_commit_and_done_once(outbox_worker_elsewhere):
     with transaction.atomic():
         message = outbox_enqueue(task=remember, kwargs={"value": 7})
-        assert not worker_elsewhere.called
+        assert not outbox_worker_elsewhere.called
 
-    worker_elsewhere.assert_called_once_with(args=[message.pk])
+    outbox_worker_elsewhere.assert_called_once_with(args=[message.pk])
     assert outbox_run(message_id=message.pk) is True
     assert outbox_run(message_id=message.pk) is False  # a second delivery of the message
     assert done == [{"value": 7}]
     assert not OutboxMessage.objects.exists()
 
 
-def test_a_failing_task_keeps_its_message_with_the_error_kind(worker_elsewhere):
+def test_a_failing_task_keeps_its_message_with_the_error_kind(outbox_worker_elsewhere):
     message = outbox_enqueue(task=remember, kwargs={"value": -1})
 
     with pytest.raises(ValueError):
@@ -71,22 +58,22 @@ def test_a_failing_task_keeps_its_message_with_the_error_kind(worker_elsewhere):
     assert (message.attempts, message.last_error) == (1, "ValueError")
 
 
-def test_the_relay_hands_on_what_never_left_and_what_was_lost(worker_elsewhere):
-    worker_elsewhere.side_effect = ConnectionError("broker down")
+def test_the_relay_hands_on_what_never_left_and_what_was_lost(outbox_worker_elsewhere):
+    outbox_worker_elsewhere.side_effect = ConnectionError("broker down")
     waiting = outbox_enqueue(task=remember, kwargs={"value": 1})
-    worker_elsewhere.side_effect = None
+    outbox_worker_elsewhere.side_effect = None
     lost = outbox_enqueue(task=remember, kwargs={"value": 2})
     OutboxMessage.objects.filter(pk=lost.pk).update(
         published_at=timezone.now() - datetime.timedelta(hours=1)
     )
     recent = outbox_enqueue(task=remember, kwargs={"value": 3})
-    worker_elsewhere.reset_mock()
+    outbox_worker_elsewhere.reset_mock()
 
     assert outbox_relay() == 2
 
-    assert sorted(call.kwargs["args"][0] for call in worker_elsewhere.call_args_list) == sorted(
-        [waiting.pk, lost.pk]
-    )
+    assert sorted(
+        call.kwargs["args"][0] for call in outbox_worker_elsewhere.call_args_list
+    ) == sorted([waiting.pk, lost.pk])
     assert OutboxMessage.objects.get(pk=recent.pk).published_at is not None
 
 

@@ -57,16 +57,15 @@ def users_for_login(*, login: str) -> QuerySet[User]:
 
 def reset_phones_for(*, user: User | None) -> list[str]:
     """Where a password-reset code goes: the phones on the login's contracts now (not
-    cancelled), each number once; a login with no contract (staff) uses its own. With no
-    user, none (after the same query)."""
-    phones = list(
-        Contract.objects.filter(user=user if user is not None else -1)
-        .exclude(status=Contract.Status.CANCELLED)
+    cancelled), each number once; a login with no contract at all (staff) uses its own.
+    One query, with or without a user."""
+    rows = list(
+        Contract.objects.filter(user=user.pk if user is not None else -1)
         .order_by("claimed_at", "pk")
-        .values_list("phone", flat=True)
+        .values_list("phone", "status")
     )
-    if phones:
-        return list(dict.fromkeys(phones))
-    if user is not None and user.phone and not Contract.objects.filter(user=user).exists():
-        return [user.phone]
-    return []
+    if not rows:
+        return [user.phone] if user is not None and user.phone else []
+    return list(
+        dict.fromkeys(phone for phone, status in rows if status != Contract.Status.CANCELLED)
+    )

@@ -17,11 +17,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.locks import rows_locked
-from core.outbox import outbox_enqueue, outbox_task
+from core.outbox import OutboxRestLater, outbox_enqueue, outbox_task
 
 from .models import Contract, User, VerificationCode
 from .selectors import reset_phones_for
-from .sms import sms_send
+from .sms import SmsDeliveryError, sms_send
 
 logger = logging.getLogger(__name__)
 
@@ -78,10 +78,13 @@ def verification_code_issue(
 
 @outbox_task
 def sms_deliver(*, phones: list[str], body: str) -> None:
-    """Text `body` to each phone (from the worker). A gateway error raises: the outbox
-    tries again, and the numbers already reached may get it twice."""
-    for phone in phones:
-        sms_send(to=phone, body=body)
+    """Text `body` to each phone (from the worker). A gateway error leaves the phones not
+    reached yet for the outbox's next attempt: those reached are not texted again."""
+    for position, phone in enumerate(phones):
+        try:
+            sms_send(to=phone, body=body)
+        except SmsDeliveryError as error:
+            raise OutboxRestLater({"phones": phones[position:], "body": body}) from error
 
 
 @transaction.atomic
@@ -197,56 +200,52 @@ def _contract_give(*, contract: Contract, user: User) -> None:
 
 
 @transaction.atomic
-def password_reset_start(*, user: User | None, token: str | None, reset_url_base: str) -> None:
-    """ "Olvidé mi contraseña": a code by SMS (when `token` is given for the browser to
-    type it) to the phones on the login's contracts as they are now, each number once,
-    and a link by e-mail when one is on file; both made ready here and sent by the worker
-    after the commit (the link is made there too).
+def password_reset_start(*, users: Sequence[User], token: str, reset_url_base: str) -> None:
+    """ "Olvidé mi contraseña" for the logins `users` (an e-mail may name logins at
+    several ISPs): a code by SMS, for the browser to type, to the phones on the first
+    login's contracts as they are now (each number once), and to each login with an
+    e-mail a link; all sent by the worker after the commit (the links are made there).
 
     Never to a copy of a phone kept on the login: a contract's phone changed by staff or
-    an import (a recycled number) must not still receive the codes. With no user (no
-    login matched, or its SMS limit was reached) it writes the same rows and sends nothing.
+    an import (a recycled number) must not still receive the codes. The same rows are
+    written whatever `users` holds, none included: the answer costs the same whether or
+    not a login matched.
     """
-    provider_name = user.provider.name if user is not None and user.provider else "Antena"
-    phones = reset_phones_for(user=user)
-    if token:
-        verification_code_issue(
-            token=token,
-            purpose=VerificationCode.Purpose.PASSWORD_RESET,
-            phones=phones,
-            provider_name=provider_name,
-            user=user,
-        )
+    first = users[0] if users else None
+    provider_name = first.provider.name if first is not None and first.provider else "Antena"
+    verification_code_issue(
+        token=token,
+        purpose=VerificationCode.Purpose.PASSWORD_RESET,
+        phones=reset_phones_for(user=first),
+        provider_name=provider_name,
+        user=first,
+    )
     outbox_enqueue(
         task=password_reset_link_send,
-        kwargs={"user_id": user.pk if user is not None else None, "base_url": reset_url_base},
+        kwargs={"user_ids": [user.pk for user in users], "base_url": reset_url_base},
     )
 
 
 @outbox_task
-def password_reset_link_send(*, user_id: int | None, base_url: str) -> None:
-    """The reset link by e-mail (from the worker), when the login has an e-mail."""
-    user = (
-        User.objects.select_related("provider").filter(pk=user_id, is_active=True).first()
-        if user_id is not None
-        else None
-    )
-    if user is None or not user.email:
-        return
-    provider_name = user.provider.name if user.provider else "Antena"
-    path = reverse(
-        "account_reset_password_from_key",
-        kwargs={
-            "uidb36": user_pk_to_url_str(user),
-            "key": default_token_generator.make_token(user),
-        },
-    )
-    body = _(
-        "Hola. Pediste cambiar la contraseña de %(username)s. Abre este enlace para "
-        "elegir una nueva: %(url)s\n\nSi no lo pediste, ignora este correo."
-    ) % {"username": user.username, "url": base_url.rstrip("/") + path}
-    subject = _("%(provider)s: cambia tu contraseña") % {"provider": provider_name}
-    send_mail(subject, body, None, [user.email], fail_silently=False)
+def password_reset_link_send(*, user_ids: list[int], base_url: str) -> None:
+    """The reset link by e-mail (from the worker), to each of these logins with one."""
+    for user in User.objects.select_related("provider").filter(pk__in=user_ids, is_active=True):
+        if not user.email:
+            continue
+        provider_name = user.provider.name if user.provider else "Antena"
+        path = reverse(
+            "account_reset_password_from_key",
+            kwargs={
+                "uidb36": user_pk_to_url_str(user),
+                "key": default_token_generator.make_token(user),
+            },
+        )
+        body = _(
+            "Hola. Pediste cambiar la contraseña de %(username)s. Abre este enlace para "
+            "elegir una nueva: %(url)s\n\nSi no lo pediste, ignora este correo."
+        ) % {"username": user.username, "url": base_url.rstrip("/") + path}
+        subject = _("%(provider)s: cambia tu contraseña") % {"provider": provider_name}
+        send_mail(subject, body, None, [user.email], fail_silently=False)
 
 
 def contracts_phone_changed_notify(*, changes: Sequence[tuple[Contract, str]]) -> None:

@@ -62,9 +62,10 @@ class LoginView(AllauthLoginView):
         return response
 
 
-def sms_allowed(request: HttpRequest, *, key: str) -> bool:
-    """Whether one more SMS may go to this contract or account (RATE_LIMIT_SMS)."""
-    if consume(request, action="sms", key=key):
+def sms_allowed(request: HttpRequest, *, key: str, dry_run: bool = False) -> bool:
+    """Whether one more SMS may go to this contract or account (RATE_LIMIT_SMS); with
+    `dry_run`, asked without counting (for data that matched nothing)."""
+    if consume(request, action="sms", key=key, dry_run=dry_run):
         return True
     logger.warning("SMS limit reached for %s", key.split(":")[0])
     return False
@@ -114,7 +115,9 @@ def claim_start(request: HttpRequest) -> HttpResponse:
     # Past the SMS limit of a contract nothing more is sent, but the answer stays the same:
     # a 429 here would tell a stranger that the contract and phone match. Matching or not,
     # the same rows are written and the SMS leaves from the worker, after the answer.
-    if contract is not None and not sms_allowed(request, key=f"contract:{contract.pk}"):
+    if contract is None:
+        sms_allowed(request, key="contract:none", dry_run=True)  # what a match would cost
+    elif not sms_allowed(request, key=f"contract:{contract.pk}"):
         contract = None
     contract_claim_start(contract=contract, token=token)
     request.session[CLAIM_TOKEN] = token
@@ -210,17 +213,11 @@ def password_reset_request(request: HttpRequest) -> HttpResponse:
     # the first one the SMS code this browser can type. Past an account's SMS limit, or
     # for no account at all, the same rows are written and nothing is sent: the same
     # answer, for the same work. Everything leaves from the worker, after the answer.
-    users = [
-        user
-        for user in users_for_login(login=login).order_by("pk")[:5]
-        if sms_allowed(request, key=f"user:{user.pk}")
-    ]
-    for index, user in enumerate(users or [None]):
-        password_reset_start(
-            user=user,
-            token=token if index == 0 else None,
-            reset_url_base=request.build_absolute_uri("/"),
-        )
+    matched = list(users_for_login(login=login).order_by("pk")[:5])
+    users = [user for user in matched if sms_allowed(request, key=f"user:{user.pk}")]
+    if not matched:
+        sms_allowed(request, key="user:none", dry_run=True)  # what a match would cost
+    password_reset_start(users=users, token=token, reset_url_base=request.build_absolute_uri("/"))
     request.session[RESET_TOKEN] = token
     messages.info(
         request,

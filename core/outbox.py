@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 # A message handed to Celery this long ago and still waiting is handed again.
 REPUBLISH_AFTER = datetime.timedelta(minutes=10)
+# After this many failures a message is no longer tried: it stays, for staff to look at.
+MAX_ATTEMPTS = 8
 RELAY_BATCH = 500
 
 _TASKS: dict[str, Callable[..., None]] = {}
@@ -51,18 +53,32 @@ def _registered(name: str) -> Callable[..., None] | None:
     return _TASKS.get(name)
 
 
+class OutboxRestLater(Exception):  # noqa: N818 (not an error: what is left to do)
+    """Raised by a task that did part of its work: `kwargs` are what is left, kept on the
+    row for the next attempt (an SMS to several phones: the ones not reached yet)."""
+
+    def __init__(self, kwargs: dict) -> None:
+        super().__init__("part of the work is left")
+        self.kwargs = kwargs
+
+
 def outbox_enqueue(*, task: Callable[..., None], kwargs: dict) -> OutboxMessage:
-    """Write the work in the caller's transaction; hand it to the worker after commit."""
+    """Write the work in the caller's transaction; hand it to the worker after commit.
+
+    The row is written as handed on already: the worker may start on it before this
+    process could note so, and must find nothing of ours locking it.
+    """
     name = f"{task.__module__}.{task.__qualname__}"
     if _TASKS.get(name) is not task:
         raise ValueError(f"{name} is not an @outbox_task")
-    message = OutboxMessage.objects.create(task=name, kwargs=kwargs)
+    message = OutboxMessage.objects.create(task=name, kwargs=kwargs, published_at=timezone.now())
     transaction.on_commit(lambda: outbox_publish(ids=[message.pk]))
     return message
 
 
 def outbox_publish(*, ids: Iterable[int]) -> int:
-    """Hand messages to Celery; returns how many. With the broker down they wait (logged)."""
+    """Hand messages (marked handed on already) to Celery; returns how many. With the
+    broker down those not handed on are marked waiting, for the relay (logged)."""
     from .tasks import outbox_run_task
 
     ids = list(ids)
@@ -75,57 +91,66 @@ def outbox_publish(*, ids: Iterable[int]) -> int:
             except Exception:  # noqa: BLE001
                 logger.exception("outbox: a task failed; its message waits")
         return len(ids)
-    published = []
-    for message_id in ids:
+    for position, message_id in enumerate(ids):
         try:
             outbox_run_task.apply_async(args=[message_id])
         except Exception:  # noqa: BLE001 (any broker failure: the rows wait for the relay)
-            logger.warning(
-                "outbox: broker unreachable; %s message(s) wait", len(ids) - len(published)
-            )
-            break
-        published.append(message_id)
-    if published:
-        OutboxMessage.objects.filter(pk__in=published, published_at__isnull=True).update(
-            published_at=timezone.now()
-        )
-    return len(published)
+            left = ids[position:]
+            logger.warning("outbox: broker unreachable; %s message(s) wait", len(left))
+            OutboxMessage.objects.filter(pk__in=left).update(published_at=None)
+            return position
+    return len(ids)
 
 
 def outbox_relay(*, now: datetime.datetime | None = None) -> int:
-    """Hand on what waits: never published (Redis was down), or published long ago and
-    never done. Returns how many were handed on."""
+    """Hand on what waits: never handed on (Redis was down), or handed on long ago and
+    never done; not what failed MAX_ATTEMPTS times (left for staff, logged). Returns how
+    many were handed on."""
     now = now or timezone.now()
     waiting = OutboxMessage.objects.filter(
-        Q(published_at__isnull=True) | Q(published_at__lt=now - REPUBLISH_AFTER)
+        Q(published_at__isnull=True) | Q(published_at__lt=now - REPUBLISH_AFTER),
+        attempts__lt=MAX_ATTEMPTS,
     )
     ids = list(waiting.order_by("pk").values_list("pk", flat=True)[:RELAY_BATCH])
-    OutboxMessage.objects.filter(pk__in=ids).update(published_at=None)
+    OutboxMessage.objects.filter(pk__in=ids).update(published_at=now)
     return outbox_publish(ids=ids)
 
 
 def outbox_run(*, message_id: int) -> bool:
     """Do one message's work and delete it; False when there is nothing to do (done
-    already, or another worker is on it). An error keeps the row and is raised."""
+    already, given up, or another worker is on it). An error keeps the row, with what is
+    left to do and the error's kind, and is raised."""
     failure = None
     with transaction.atomic():
         message = rows_locked(OutboxMessage.objects.filter(pk=message_id), skip_locked=True).first()
-        if message is None:
+        if message is None or message.attempts >= MAX_ATTEMPTS:
             return False
         task = _registered(message.task)
+        kwargs = message.kwargs
         try:
             if task is None:
                 raise LookupError(f"outbox task {message.task} is not registered")
             with transaction.atomic():
                 task(**message.kwargs)
+        except OutboxRestLater as rest:
+            failure, kwargs = rest.__cause__ or rest, rest.kwargs
         except Exception as error:  # noqa: BLE001 (kept on the row, raised below)
             failure = error
+        if failure is None:
+            message.delete()
+        else:
+            attempts = message.attempts + 1
             # The error's kind only: its text may hold what the payload holds.
             OutboxMessage.objects.filter(pk=message.pk).update(
-                attempts=message.attempts + 1, last_error=type(error).__name__[:300]
+                kwargs=kwargs, attempts=attempts, last_error=type(failure).__name__[:300]
             )
-        else:
-            message.delete()
+            if attempts >= MAX_ATTEMPTS:
+                logger.error(
+                    "outbox: %s #%s failed %s times; left for staff",
+                    message.task,
+                    message.pk,
+                    attempts,
+                )
     if failure is not None:
         raise failure
     return True

@@ -5,6 +5,7 @@ comes from a few addresses, so every delivery would wait on the same lock. Here 
 is one cache read and only a failure writes: a counter per client in fixed windows.
 """
 
+import ipaddress
 import time
 
 from django.core.cache import cache
@@ -22,8 +23,19 @@ def client_ip(request) -> str | None:
         return None
 
 
+def _client_block(client: str) -> str:
+    """An IPv6 client counts by its /64 (one subscriber's or host's block), so that
+    rotating addresses within it escapes nothing."""
+    if ":" not in client:
+        return client
+    try:
+        return str(ipaddress.ip_network(f"{client}/64", strict=False))
+    except ValueError:
+        return client
+
+
 def _key(scope: str, client: str, seconds: int) -> str:
-    return f"strikes:{scope}:{client}:{int(time.time() // seconds)}"
+    return f"strikes:{scope}:{_client_block(client)}:{int(time.time() // seconds)}"
 
 
 # (scope, client): until when (time.monotonic()) this process takes the client as under its
@@ -36,6 +48,7 @@ TRUSTED_FOR_SECONDS = 1.0
 def strikes_exceeded(*, scope: str, client: str, limit: int, seconds: int) -> bool:
     """Whether `client` failed `limit` times or more in this window of `seconds` (as this
     process saw it at most TRUSTED_FOR_SECONDS ago, or failed since)."""
+    client = _client_block(client)
     now = time.monotonic()
     if _under_limit_until.get((scope, client), 0.0) > now:
         return False
@@ -51,6 +64,7 @@ def strikes_exceeded(*, scope: str, client: str, limit: int, seconds: int) -> bo
 
 def strike(*, scope: str, client: str, seconds: int) -> None:
     """Count one failure of `client` in this window."""
+    client = _client_block(client)
     _under_limit_until.pop((scope, client), None)
     key = _key(scope, client, seconds)
     cache.add(key, 0, timeout=seconds * 2)

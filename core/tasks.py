@@ -9,7 +9,7 @@ from .outbox import outbox_relay, outbox_run
     ignore_result=True,
     autoretry_for=(Exception,),
     retry_backoff=True,
-    max_retries=5,
+    max_retries=3,
 )
 def outbox_run_task(message_id: int) -> None:
     """Do one outbox message's work (core.outbox); a failure is retried, then the relay's."""

@@ -538,9 +538,17 @@ def webhooks_apply(*, facts: Sequence[WebhookFact]) -> list[str]:
             outcomes[position] = "duplicate"
         else:
             fresh[key] = position
-    seen = ProcessedEvent.objects.filter(event_id__any={event for *_isp, event in fresh})
-    for key in set(seen.values_list("provider_id", "gateway", "event_id")) & fresh.keys():
-        outcomes[fresh.pop(key)] = "duplicate"
+    seen = set(
+        ProcessedEvent.objects.filter(event_id__any={event for *_isp, event in fresh}).values_list(
+            "provider_id", "gateway", "event_id"
+        )
+    )
+    # Events recorded before they were per ISP have none: such an event is a duplicate
+    # for every ISP, as it was then.
+    legacy = {(gateway, event) for provider_id, gateway, event in seen if provider_id is None}
+    for key in list(fresh):
+        if key in seen or key[1:] in legacy:
+            outcomes[fresh.pop(key)] = "duplicate"
     # Sorted: two drains recording some of the same events (a gateway's retries) take
     # their index entries in the same order and so never deadlock.
     events = sorted(fresh)

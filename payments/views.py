@@ -239,7 +239,12 @@ def webhook(request: HttpRequest, gateway: str, provider_code: str) -> JsonRespo
         scope="webhook", client=client, limit=settings.WEBHOOK_REJECTED_PER_MINUTE, seconds=60
     ):
         return JsonResponse({"error": "too many rejected deliveries"}, status=429)
-    if int(request.META.get("CONTENT_LENGTH") or 0) > settings.WEBHOOK_MAX_BYTES:
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        strike(scope="webhook", client=client, seconds=60)
+        return JsonResponse({"error": "bad Content-Length"}, status=400)
+    if declared > settings.WEBHOOK_MAX_BYTES:
         return JsonResponse({"error": "delivery too large"}, status=413)
     raw = request.body
     if len(raw) > settings.WEBHOOK_MAX_BYTES:

@@ -42,27 +42,33 @@ class FailOpenRedisCache(RedisCache):
 
     With Redis down, pages, sign-in and payment references go on working: the rate
     limits count per process (fail open, less strict for as long) and each switch is
-    logged. After a failure Redis is not asked again for BREAKER_SECONDS, so a Redis
-    that times out costs one timeout, not one per call.
+    logged. After a failure Redis is not asked again for BREAKER_SECONDS, by any thread of
+    the process, so a Redis that times out costs one timeout, not one per call. Any
+    error of Redis counts: unreachable, and also read-only after a failover, out of
+    memory, unable to persist.
     """
 
     BREAKER_SECONDS = 5.0
+    # By location: Django makes one cache object per thread.
+    _down_until: dict[str, float] = {}
 
     def __init__(self, server, params) -> None:
         super().__init__(server, params)
+        self._location = str(server)
         self._fallback = LocMemCache(f"fail-open:{server}", {})
-        self._down_until = 0.0
 
     def _call(self, name: str, *args, **kwargs):
-        if time.monotonic() < self._down_until:
+        if time.monotonic() < self._down_until.get(self._location, 0.0):
             return getattr(self._fallback, name)(*args, **kwargs)
         try:
             return getattr(super(), name)(*args, **kwargs)
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        except redis.exceptions.RedisError as error:
             logger.warning(
-                "cache: Redis unreachable; counting in this process for %ss", self.BREAKER_SECONDS
+                "cache: Redis failed (%s); counting in this process for %ss",
+                type(error).__name__,
+                self.BREAKER_SECONDS,
             )
-            self._down_until = time.monotonic() + self.BREAKER_SECONDS
+            self._down_until[self._location] = time.monotonic() + self.BREAKER_SECONDS
             return getattr(self._fallback, name)(*args, **kwargs)
 
     def add(self, *args, **kwargs):

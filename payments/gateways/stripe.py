@@ -268,6 +268,10 @@ class StripeAdapter:
         ]
 
 
+def _header_items(header: str):
+    return (item.partition("=") for item in header.split(","))
+
+
 def verified_event(*, body: bytes, header: str, secret: str, now: float | None = None) -> dict:
     """The event, once the SDK has checked its signature and that it is no older than the
     tolerance (`WebhookSignature.verify_header`, what `Webhook.construct_event` runs before
@@ -289,12 +293,8 @@ def verified_event(*, body: bytes, header: str, secret: str, now: float | None =
         raise WebhookRejected("not a Stripe event") from None
     if not isinstance(event, dict):
         raise WebhookRejected("not a Stripe event")
-    # Signed, so the header's timestamp is the one Stripe wrote.
-    timestamp = next(
-        int(value)
-        for key, _sep, value in (item.strip().partition("=") for item in header.split(","))
-        if key == "t"
-    )
+    # Signed, so the header's timestamp is the one Stripe wrote; read as the SDK reads it.
+    timestamp = int(next(value for key, _sep, value in _header_items(header) if key == "t"))
     if timestamp - (time.time() if now is None else now) > SIGNATURE_TOLERANCE_SECONDS:
         raise WebhookRejected("timestamp outside the tolerance (ahead of our clock)")
     return event

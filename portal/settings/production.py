@@ -1,5 +1,7 @@
 """Production: everything from the environment, HTTPS only, TOTP for staff."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from .base import *  # noqa: F403
 from .base import env
 
@@ -8,6 +10,8 @@ SECRET_KEY = env("SECRET_KEY")
 # Required: a key derived from SECRET_KEY would make rotating SECRET_KEY lose every
 # gateway credential (payments/crypto.py).
 FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY")
+if not FIELD_ENCRYPTION_KEY:
+    raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY is empty: give at least one Fernet key")
 ADMIN_REQUIRE_MFA = True
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -97,3 +97,56 @@ def test_a_decoys_code_leads_nowhere_even_if_typed(client, contract, monkeypatch
 
     assert response["Location"] == "/cuenta/crear/codigo/"
     assert client.get("/cuenta/crear/nueva/")["Location"] == "/cuenta/crear/"
+
+
+def test_an_sms_to_several_phones_that_fails_half_way_is_not_sent_again_to_the_first(
+    client, contract, outbox_worker_elsewhere, monkeypatch
+):
+    from accounts.services import sms_deliver
+    from accounts.sms import SmsDeliveryError
+    from core.outbox import outbox_enqueue
+
+    refused = {"+525500000002"}
+    real_send = sms.LocmemBackend.send
+
+    def send(self, message):
+        if message.to in refused:
+            raise SmsDeliveryError("refused")
+        real_send(self, message)
+
+    monkeypatch.setattr(sms.LocmemBackend, "send", send)
+    message = outbox_enqueue(
+        task=sms_deliver, kwargs={"phones": ["+525500000001", "+525500000002"], "body": "hola"}
+    )
+
+    for _ in range(3):
+        with pytest.raises(SmsDeliveryError):
+            outbox_run(message_id=message.pk)
+    refused.clear()
+    outbox_run(message_id=message.pk)
+
+    assert [text.to for text in sms.outbox] == ["+525500000001", "+525500000002"]
+    assert not OutboxMessage.objects.exists()
+
+
+@pytest.mark.parametrize("who", ["two logins with one e-mail", "staff with its own phone"])
+def test_a_reset_for_any_kind_of_login_costs_what_one_for_nobody_costs(
+    client, contract, outbox_worker_elsewhere, django_capture_on_commit_callbacks, who
+):
+    from tests.factories import ProviderFactory
+
+    if who == "two logins with one e-mail":
+        other = ProviderFactory(code="222", handle_domain="interatos")
+        UserFactory(provider=contract.provider, username="ana@kona", email="ana@example.com")
+        UserFactory(provider=other, username="ana@interatos", email="ana@example.com")
+        login = "ana@example.com"
+    else:
+        UserFactory(provider=None, username="soporte", phone="+525511112222", is_staff=True)
+        login = "soporte"
+
+    def reset(value):
+        return lambda c: c.post("/cuenta/recuperar/", {"login": value})
+
+    assert answered(client, reset(login), django_capture_on_commit_callbacks) == answered(
+        client, reset("nadie@kona"), django_capture_on_commit_callbacks
+    )

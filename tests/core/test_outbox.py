@@ -83,3 +83,28 @@ def test_only_registered_functions_can_be_queued():
 
     with pytest.raises(ValueError, match="not an @outbox_task"):
         outbox_enqueue(task=stray, kwargs={})
+
+
+def test_a_message_that_keeps_failing_is_given_up_and_left_for_staff(outbox_worker_elsewhere):
+    from core.outbox import MAX_ATTEMPTS
+
+    message = outbox_enqueue(task=remember, kwargs={"value": -1})
+    for _ in range(MAX_ATTEMPTS):
+        with pytest.raises(ValueError):
+            outbox_run(message_id=message.pk)
+    outbox_worker_elsewhere.reset_mock()
+
+    assert outbox_run(message_id=message.pk) is False
+    later = timezone.now() + datetime.timedelta(hours=1)
+    assert outbox_relay(now=later) == 0
+    assert OutboxMessage.objects.get(pk=message.pk).attempts == MAX_ATTEMPTS
+
+
+def test_a_message_is_marked_handed_on_before_the_worker_can_see_it(outbox_worker_elsewhere):
+    """Nothing of the request's updates the row after the hand-off (which would hold it
+    locked while the worker looks for it)."""
+    outbox_worker_elsewhere.side_effect = lambda args: None
+
+    message = outbox_enqueue(task=remember, kwargs={"value": 1})
+
+    assert OutboxMessage.objects.get(pk=message.pk).published_at is not None

@@ -64,14 +64,18 @@ def test_a_webhook_for_unreadable_credentials_asks_the_gateway_to_retry(client, 
     assert response.status_code == 503
 
 
-def test_production_requires_the_keys(monkeypatch):
+@pytest.mark.parametrize("value", [None, ""])
+def test_production_requires_the_keys(monkeypatch, value):
     import importlib
     import sys
 
     from django.core.exceptions import ImproperlyConfigured
 
     monkeypatch.setenv("SECRET_KEY", "x" * 50)
-    monkeypatch.delenv("FIELD_ENCRYPTION_KEY", raising=False)
+    if value is None:
+        monkeypatch.delenv("FIELD_ENCRYPTION_KEY", raising=False)
+    else:
+        monkeypatch.setenv("FIELD_ENCRYPTION_KEY", value)
     sys.modules.pop("portal.settings.production", None)
     with pytest.raises(ImproperlyConfigured, match="FIELD_ENCRYPTION_KEY"):
         importlib.import_module("portal.settings.production")

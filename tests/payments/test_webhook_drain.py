@@ -324,3 +324,18 @@ def test_two_isps_may_hold_payments_with_the_same_gateway_id(juan):
         )
 
     assert Payment.objects.filter(external_id="pi_same").count() == 2
+
+
+@pytest.mark.django_db
+def test_an_event_recorded_before_events_were_per_isp_is_still_a_duplicate(juan):
+    from payments.models import ProcessedEvent
+
+    api.account_for(juan.provider)
+    (payment,) = subscribers(juan, 1)
+    ProcessedEvent.objects.create(provider=None, gateway="stripe", event_id="evt_old")
+
+    outcome = webhooks_apply(
+        facts=[WebhookFact(juan.provider.pk, "stripe", paid_in_full(payment, event_id="evt_old"))]
+    )
+
+    assert outcome == ["duplicate"]

@@ -301,3 +301,11 @@ def test_pages_keep_the_whole_middleware(client, juan):
     assert response.status_code == 200
     assert response.headers["Content-Language"] == "es"
     assert response.wsgi_request.user == juan
+
+
+@pytest.mark.parametrize("length", ["abc", "1e3"])
+def test_a_content_length_that_is_no_number_is_400_not_500(client, account, length):
+    response = client.post(URL, data=b"{}", content_type="application/json", CONTENT_LENGTH=length)
+
+    assert response.status_code == 400
+    assert not WebhookDelivery.objects.exists()

@@ -159,16 +159,17 @@ def test_a_verified_webhook_is_answered_with_redis_down_and_credited_when_it_is_
 
 
 def test_work_for_the_worker_waits_in_the_outbox_and_is_handed_on_when_redis_is_back(
-    client, own_redis, juan
+    client, own_redis, juan, django_capture_on_commit_callbacks
 ):
     from billing.services import LineSpec, invoice_issue
 
     own_redis.stop()
-    invoice = invoice_issue(
-        contract=juan.contracts.get(),
-        lines=[LineSpec(description="Noviembre", amount=Decimal("250.00"))],
-        due_date=juan.provider.today(),
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice = invoice_issue(
+            contract=juan.contracts.get(),
+            lines=[LineSpec(description="Noviembre", amount=Decimal("250.00"))],
+            due_date=juan.provider.today(),
+        )
 
     (waiting,) = OutboxMessage.objects.all()
     assert (waiting.task, waiting.kwargs, waiting.published_at) == (

@@ -368,7 +368,9 @@ def _part_of(item: ParsedLine | LineProblem, parts: int) -> int:
 
 def _settlement_apply(settlement: SettlementImport, *, part: int, parts: int) -> SettlementImport:
     provider = settlement.provider
-    with settlement.upload.open("rb") as upload:
+    # A file object of its own (not the field's, which two runs holding the same import
+    # object would share and close under each other).
+    with settlement.upload.storage.open(settlement.upload.name, "rb") as upload:
         raw = upload.read()
     parser = _parser_named(settlement.parser)
     # "Now" for every check of the file is when it arrived, so that a run carrying on

@@ -148,8 +148,7 @@ class TenantAdminMixin(TenantFieldsMixin):
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
-        tenant_field = self._tenant_field()
-        if tenant_field == "provider" and request.user.provider_id:
+        if self._tenant_field() and request.user.provider_id:
             initial.setdefault("provider", request.user.provider_id)
         return initial
 
@@ -257,7 +256,7 @@ def _change_lines(entry: AuditEntry, model) -> list[tuple[str, str, str]]:
             label = str(model._meta.get_field(name).verbose_name)
         except (AttributeError, FieldDoesNotExist):  # no model, or a field since removed
             label = name
-        lines.append((label, before if before is not None else "—", after if after else "—"))
+        lines.append((label, before or "—", after or "—"))
     return lines
 
 

@@ -59,7 +59,12 @@ def audit_context(*, channel: str, request=None) -> Iterator[None]:
 
 
 def _client_ip(request) -> str | None:
-    return client_ip(request) if request is not None else None
+    """Once per request: an import audits thousands of rows from one client."""
+    if request is None:
+        return None
+    if not hasattr(request, "_antena_client_ip"):
+        request._antena_client_ip = client_ip(request)
+    return request._antena_client_ip
 
 
 def audit_value(value: object) -> str | None:

@@ -7,25 +7,19 @@ from allauth.account.admin import EmailAddressAdmin as AllauthEmailAddressAdmin
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.shortcuts import redirect
-from django.template.response import TemplateResponse
-from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import TenantAdmin, TenantAdminMixin
 from core.audit import audit_action, audit_entries_record, audit_entry_new
-from core.tenancy import rows_for_staff, staff_is_platform
+from core.tenancy import staff_is_platform
 
-from .imports import COLUMNS, MAX_BYTES, MAX_LINES, contracts_import
-from .models import Contract, Provider, SecondFactor, User
+from .models import Provider, SecondFactor, User
 from .roles import ISP_ROLES, ROLE_DESCRIPTIONS, ROLES
-from .services import contracts_phone_changed_notify
 
 USER_PASSWORD_SET = audit_action("user.password_set", _("Contraseña cambiada por el personal"))
 
@@ -213,97 +207,3 @@ admin.site.unregister(EmailAddress)
 @admin.register(EmailAddress)
 class EmailAddressAdmin(TenantAdminMixin, AllauthEmailAddressAdmin):
     pass
-
-
-class ContractImportForm(forms.Form):
-    rows_file = forms.FileField(label=_("Archivo CSV"))
-    dry_run = forms.BooleanField(
-        label=_("Solo validar"),
-        required=False,
-        help_text=_("Revisa el archivo y cuenta los cambios sin guardar nada."),
-    )
-
-
-@admin.register(Contract)
-class ContractAdmin(TenantAdmin):
-    # Zone and billing mode are filters: with them as columns the list did not fit 1280 px.
-    list_display = [
-        "number",
-        "holder_name",
-        "provider",
-        "phone",
-        "plan",
-        "status",
-        "paid_until",
-        "user",
-    ]
-    list_filter = ["provider", "status", "zone", "billing_mode"]
-    list_select_related = ["provider", "plan", "zone", "user"]
-    search_fields = ["number", "holder_name", "phone", "email"]
-    autocomplete_fields = ["user"]
-    readonly_fields = ["claimed_at", "created_at", "updated_at"]
-
-    def save_model(self, request, obj, form, change):
-        old_phone = form.initial.get("phone", "") if change else ""
-        super().save_model(request, obj, form, change)
-        if change and "phone" in form.changed_data:
-            contracts_phone_changed_notify(changes=[(obj, old_phone)])
-
-    def get_urls(self):
-        # Before the model's own URLs: "<path:object_id>/" would take "importar/".
-        return [
-            path(
-                "importar/",
-                self.admin_site.admin_view(self.import_csv_view),
-                name="accounts_contract_import_csv",
-            ),
-            *super().get_urls(),
-        ]
-
-    def has_import_permission(self, request) -> bool:
-        return self.has_add_permission(request) and self.has_change_permission(request)
-
-    def changelist_view(self, request, extra_context=None):
-        extra_context = {
-            **(extra_context or {}),
-            "has_import_permission": self.has_import_permission(request),
-        }
-        return super().changelist_view(request, extra_context)
-
-    def import_csv_view(self, request):
-        """ "Importar CSV": the contract import service behind an upload form."""
-        if not self.has_import_permission(request):
-            raise PermissionDenied
-        report = None
-        status = 200
-        if request.method == "POST":
-            form = ContractImportForm(request.POST, request.FILES)
-            if not form.is_valid():
-                status = 400
-            else:
-                report = contracts_import(
-                    rows_file=form.cleaned_data["rows_file"],
-                    dry_run=form.cleaned_data["dry_run"],
-                    providers=rows_for_staff(Provider.objects.all(), user=request.user),
-                    actor=request.user,
-                )
-                if not report.ok:
-                    status = 400
-                elif not report.dry_run:
-                    self.message_user(request, report.summary(), messages.SUCCESS)
-                    return redirect("admin:accounts_contract_changelist")
-        else:
-            form = ContractImportForm()
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": _("Importar contratos desde CSV"),
-            "form": form,
-            "report": report,
-            "columns": COLUMNS,
-            "max_lines": MAX_LINES,
-            "max_megabytes": MAX_BYTES // (1024 * 1024),
-        }
-        return TemplateResponse(
-            request, "admin/accounts/contract/import_csv.html", context, status=status
-        )

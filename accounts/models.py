@@ -60,6 +60,11 @@ class Provider(models.Model):
     promises_per_period = models.PositiveSmallIntegerField(
         _("promesas por periodo"), default=1, help_text=_("0 desactiva las promesas de pago.")
     )
+    grace_days = models.PositiveSmallIntegerField(
+        _("días de gracia"),
+        default=0,
+        help_text=_("Días de servicio tras la vigencia antes de suspender por falta de pago."),
+    )
     is_active = models.BooleanField(_("activo"), default=True)
 
     class Meta:
@@ -125,8 +130,16 @@ class Contract(models.Model):
         _("modalidad"), max_length=10, choices=BillingMode.choices, default=BillingMode.PREPAID
     )
     paid_until = models.DateField(_("vigencia"), null=True, blank=True)
+    # Derived, like paid_until and plan: the recompute (billing.recompute) writes them from
+    # service periods, promises and staff holds; nobody else does, cancellation aside.
     status = models.CharField(
         _("estado"), max_length=10, choices=Status.choices, default=Status.ACTIVE
+    )
+    ip_address = models.GenericIPAddressField(
+        _("dirección IP"),
+        null=True,
+        blank=True,
+        help_text=_("La que el ISP asigna al abonado: la que se suspende y limita en la red."),
     )
     user = models.ForeignKey(
         User,

@@ -20,8 +20,8 @@ ROLES = (*ISP_ROLES, PLATFORM_ROLE)
 
 ROLE_DESCRIPTIONS = {
     ISP_ADMIN_ROLE: _(
-        "Todo lo de su ISP: contratos, planes, zonas, promociones, medios de pago, marca y "
-        "cuentas del personal (con estos roles)."
+        "Todo lo de su ISP: contratos, planes, zonas, promociones, medios de pago, marca, "
+        "avisos a su red (webhook, routers) y cuentas del personal (con estos roles)."
     ),
     BILLING_ROLE: _("Facturas, ajustes del balance, liquidaciones y pagos de su ISP."),
     SUPPORT_ROLE: _(
@@ -47,12 +47,14 @@ BILLING_PERMISSIONS = (
     "billing.view_ledgerentry",
     "billing.add_ledgerentry",
     "billing.view_serviceperiod",
+    "billing.view_servicechange",
     "payments.view_paymentpromise",
     "payments.view_settlementimport",
     "payments.add_settlementimport",
     "payments.view_settlementline",
     "payments.change_settlementline",
     "payments.view_webhookdelivery",
+    "billing.view_networkdelivery",
     "core.view_auditentry",
 )
 ISP_ADMIN_PERMISSIONS = (
@@ -76,13 +78,32 @@ ISP_ADMIN_PERMISSIONS = (
     "payments.view_gatewayaccount",
     "payments.add_gatewayaccount",
     "payments.change_gatewayaccount",
+    # Where the ISP's network hears of suspensions, and resending what it did not hear.
+    "billing.view_networkhook",
+    "billing.add_networkhook",
+    "billing.change_networkhook",
+    "billing.view_router",
+    "billing.add_router",
+    "billing.change_router",
+    "billing.delete_router",
+    "billing.change_networkdelivery",
     "auth.view_group",
     # To reset the second factor of a staff member of their ISP who lost the phone.
     "accounts.view_secondfactor",
     "accounts.delete_secondfactor",
 )
 # Platform staff hold every permission of these apps.
-PLATFORM_APPS = ("core", "accounts", "plans", "billing", "payments", "auth", "mfa", "account")
+PLATFORM_APPS = (
+    "core",
+    "accounts",
+    "plans",
+    "billing",
+    "payments",
+    "auth",
+    "mfa",
+    "account",
+    "django_celery_beat",
+)
 
 ROLE_PERMISSIONS = {
     ISP_ADMIN_ROLE: ISP_ADMIN_PERMISSIONS,

@@ -4,23 +4,44 @@ Nothing here deletes or edits money: every change goes through a service that wr
 a ledger entry with who and why.
 """
 
+import base64
+import binascii
+
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.models import Contract
+from accounts.models import Contract, Provider
+from accounts.services import contracts_phone_changed_notify
 from core.admin import TenantAdmin, TenantInlineMixin
 from core.money import money_format
 from core.tenancy import rows_for_staff
 
-from .forms import AdjustmentForm, InvoiceIssueForm, ReasonForm
-from .models import Invoice, InvoiceLine, LedgerEntry, ServicePeriod
+from .forms import AdjustmentForm, ContractAdminForm, InvoiceIssueForm, ReasonForm
+from .imports import COLUMNS, MAX_BYTES, MAX_LINES, contracts_import
+from .models import (
+    Invoice,
+    InvoiceLine,
+    LedgerEntry,
+    NetworkDelivery,
+    NetworkHook,
+    Router,
+    ServiceChange,
+    ServiceHold,
+    ServicePeriod,
+)
+from .network import network_deliveries_resend, network_secret_new
 from .services import (
     BillingError,
     LineSpec,
@@ -28,6 +49,7 @@ from .services import (
     invoice_void,
     ledger_adjust,
     ledger_reverse,
+    service_orders_apply,
 )
 
 
@@ -339,3 +361,325 @@ class ServicePeriodAdmin(ReadOnlyAdmin):
     list_display = ["contract", "plan", "starts_on", "ends_on", "description"]
     list_select_related = ["contract", "plan"]
     search_fields = ["contract__number"]
+
+
+HISTORY_SHOWN = 20
+
+
+class ContractImportForm(forms.Form):
+    rows_file = forms.FileField(label=gettext_lazy("Archivo CSV"))
+    dry_run = forms.BooleanField(
+        label=gettext_lazy("Solo validar"),
+        required=False,
+        help_text=gettext_lazy("Revisa el archivo y cuenta los cambios sin guardar nada."),
+    )
+
+
+@admin.register(Contract)
+class ContractAdmin(TenantAdmin):
+    # Zone and billing mode are filters: with them as columns the list did not fit 1280 px.
+    list_display = [
+        "number",
+        "holder_name",
+        "provider",
+        "phone",
+        "plan",
+        "status",
+        "paid_until",
+        "user",
+    ]
+    list_filter = ["provider", "status", "zone", "billing_mode"]
+    list_select_related = ["provider", "plan", "zone", "user"]
+    search_fields = ["number", "holder_name", "phone", "email"]
+    autocomplete_fields = ["user"]
+    # Vigencia, status and the promise are derived (billing.recompute): staff give a new
+    # vigencia, a hold or a cancellation, and the plan changes through the same service.
+    form = ContractAdminForm
+    readonly_fields = [
+        "paid_until",
+        "status",
+        "promise_until",
+        "service_history",
+        "claimed_at",
+        "created_at",
+        "updated_at",
+    ]
+
+    @admin.display(description=gettext_lazy("Historial del servicio"))
+    def service_history(self, contract: Contract) -> str:
+        """The last service changes and suspensions by the ISP, newest first."""
+        if contract.pk is None:
+            return "–"
+        changes = contract.service_changes.select_related("plan_to")[:HISTORY_SHOWN]
+        holds = ServiceHold.objects.filter(contract=contract).select_related(
+            "created_by", "lifted_by"
+        )[:HISTORY_SHOWN]
+        lines = [
+            format_html(
+                "{} · {} ({}) · {}",
+                date_format(timezone.localtime(change.created_at), "SHORT_DATETIME_FORMAT"),
+                change.get_event_display(),
+                change.get_reason_display(),
+                change.plan_to.name,
+            )
+            for change in changes
+        ] + [
+            format_html(
+                "{} {} · {}{}",
+                _("Suspendido por el ISP desde"),
+                date_format(timezone.localtime(hold.created_at), "SHORT_DATETIME_FORMAT"),
+                hold.reason,
+                format_html(
+                    " · {} {}",
+                    _("levantada el"),
+                    date_format(timezone.localtime(hold.lifted_at), "SHORT_DATETIME_FORMAT"),
+                )
+                if hold.lifted_at
+                else "",
+            )
+            for hold in holds
+        ]
+        if not lines:
+            return _("Sin cambios de servicio.")
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))
+
+    def get_fields(self, request, obj=None):
+        service = ["vigencia", "held", "hold_reason", "cancelled"]
+        fields = [name for name in super().get_fields(request, obj) if name not in service]
+        return [*fields, *service]
+
+    def save_model(self, request, obj, form, change):
+        old_phone = form.initial.get("phone", "") if change else ""
+        new_plan = obj.plan
+        if change:
+            # The plan changes through service_orders_apply, in save_related.
+            obj.plan_id = form.initial["plan"]
+        super().save_model(request, obj, form, change)
+        if change and "phone" in form.changed_data:
+            contracts_phone_changed_notify(changes=[(obj, old_phone)])
+        request._service_order = form.service_order(contract=obj, plan=new_plan)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        order = getattr(request, "_service_order", None)
+        if order is not None:
+            try:
+                service_orders_apply(orders=[order], actor=request.user)
+            except BillingError as error:
+                # Checked by the form already; kept as the service's last word.
+                raise ValidationError(str(error)) from error
+
+    def get_urls(self):
+        # Before the model's own URLs: "<path:object_id>/" would take "importar/".
+        return [
+            path(
+                "importar/",
+                self.admin_site.admin_view(self.import_csv_view),
+                name="accounts_contract_import_csv",
+            ),
+            *super().get_urls(),
+        ]
+
+    def has_import_permission(self, request) -> bool:
+        return self.has_add_permission(request) and self.has_change_permission(request)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "has_import_permission": self.has_import_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def import_csv_view(self, request):
+        """ "Importar CSV": the contract import service behind an upload form."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        report = None
+        status = 200
+        if request.method == "POST":
+            form = ContractImportForm(request.POST, request.FILES)
+            if not form.is_valid():
+                status = 400
+            else:
+                report = contracts_import(
+                    rows_file=form.cleaned_data["rows_file"],
+                    dry_run=form.cleaned_data["dry_run"],
+                    providers=rows_for_staff(Provider.objects.all(), user=request.user),
+                    actor=request.user,
+                )
+                if not report.ok:
+                    status = 400
+                elif not report.dry_run:
+                    self.message_user(request, report.summary(), messages.SUCCESS)
+                    return redirect("admin:accounts_contract_changelist")
+        else:
+            form = ContractImportForm()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Importar contratos desde CSV"),
+            "form": form,
+            "report": report,
+            "columns": COLUMNS,
+            "max_lines": MAX_LINES,
+            "max_megabytes": MAX_BYTES // (1024 * 1024),
+        }
+        return TemplateResponse(
+            request, "admin/accounts/contract/import_csv.html", context, status=status
+        )
+
+
+class NetworkHookForm(forms.ModelForm):
+    secret = forms.CharField(
+        label=gettext_lazy("Secreto"),
+        required=False,
+        help_text=gettext_lazy(
+            "Con él verifica tu red la firma (Standard Webhooks, whsec_…). Cópialo ahora: "
+            "después no se muestra. Vacío conserva el actual."
+        ),
+    )
+
+    class Meta:
+        model = NetworkHook
+        fields = ["provider", "url", "secret", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            self.fields["secret"].initial = network_secret_new()
+            self.fields["secret"].required = True
+
+    def clean_secret(self):
+        secret = self.cleaned_data["secret"].strip()
+        if not secret:
+            return secret
+        try:
+            key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+        except (binascii.Error, ValueError):
+            key = b""
+        if len(key) < 24:
+            raise ValidationError(
+                _("Un secreto es whsec_ y al menos 24 bytes en base64 (como el sugerido).")
+            )
+        return secret
+
+    def save(self, commit=True):
+        if self.cleaned_data["secret"]:
+            self.instance.secret = self.cleaned_data["secret"]
+        return super().save(commit)
+
+
+@admin.register(NetworkHook)
+class NetworkHookAdmin(TenantAdmin):
+    form = NetworkHookForm
+    list_display = ["provider", "url", "is_active"]
+    audit_hidden_fields = ("secret",)
+
+    def audit_note(self, request, form) -> str:
+        return _("secreto reemplazado") if form.cleaned_data.get("secret") else ""
+
+
+class RouterForm(forms.ModelForm):
+    password = forms.CharField(
+        label=gettext_lazy("Contraseña"),
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=gettext_lazy("Del usuario de la API del router. Vacía conserva la actual."),
+    )
+
+    class Meta:
+        model = Router
+        fields = [
+            "provider",
+            "zone",
+            "host",
+            "port",
+            "use_tls",
+            "username",
+            "password",
+            "address_list",
+            "is_active",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["password"].required = self.instance.pk is None
+
+    def save(self, commit=True):
+        if self.cleaned_data["password"]:
+            self.instance.password = self.cleaned_data["password"]
+        return super().save(commit)
+
+
+@admin.register(Router)
+class RouterAdmin(TenantAdmin):
+    form = RouterForm
+    list_display = ["provider", "zone", "host", "port", "address_list", "is_active"]
+    list_select_related = ["provider", "zone"]
+    audit_hidden_fields = ("password",)
+
+
+@admin.register(ServiceChange)
+class ServiceChangeAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "contract", "event", "reason", "plan_to", "paid_until"]
+    list_filter = ["event", "reason"]
+    list_select_related = ["contract", "plan_to"]
+    search_fields = ["contract__number"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(NetworkDelivery)
+class NetworkDeliveryAdmin(ReadOnlyAdmin):
+    """What the ISP's network was told, when, and how it answered; "reenviar"."""
+
+    list_display = [
+        "created_at",
+        "event",
+        "contract",
+        "place",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_result",
+    ]
+    list_filter = ["status"]
+    list_select_related = ["change__contract", "hook", "router"]
+    search_fields = ["message_id", "change__contract__number"]
+    readonly_fields = [
+        "message_id",
+        "change",
+        "hook",
+        "router",
+        "payload",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_result",
+        "delivered_at",
+        "created_at",
+    ]
+    actions = ["resend"]
+
+    @admin.display(description=gettext_lazy("evento"))
+    def event(self, delivery: NetworkDelivery) -> str:
+        return delivery.payload.get("type", "")
+
+    @admin.display(description=gettext_lazy("contrato"))
+    def contract(self, delivery: NetworkDelivery) -> str:
+        return delivery.change.contract.number
+
+    @admin.display(description=gettext_lazy("destino"))
+    def place(self, delivery: NetworkDelivery) -> str:
+        return str(delivery.hook or delivery.router)
+
+    def has_resend_permission(self, request) -> bool:
+        return request.user.has_perm("billing.change_networkdelivery")
+
+    @admin.action(description=gettext_lazy("Reenviar"), permissions=["resend"])
+    def resend(self, request, queryset):
+        count = network_deliveries_resend(deliveries=list(queryset))
+        self.message_user(
+            request,
+            _("%(count)s entregas se enviarán de nuevo.") % {"count": count},
+            messages.SUCCESS,
+        )

@@ -9,8 +9,12 @@ class BillingConfig(AppConfig):
     def ready(self) -> None:
         from core.tenancy import tenant_paths_register
 
-        from .models import InvoiceLine, ServicePeriod
+        from .models import InvoiceLine, ServiceHold, ServicePeriod
 
         tenant_paths_register(
-            {InvoiceLine: "invoice__provider", ServicePeriod: "contract__provider"}
+            {
+                InvoiceLine: "invoice__provider",
+                ServicePeriod: "contract__provider",
+                ServiceHold: "contract__provider",
+            }
         )

@@ -11,7 +11,8 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Contract
 from core.admin import TenantRawIdWidget
 
-from .models import Invoice, LedgerEntry
+from .models import Invoice, LedgerEntry, ServiceHold
+from .services import ServiceOrder
 
 
 def _contract_field() -> forms.ModelChoiceField:
@@ -84,3 +85,85 @@ class AdjustmentForm(_ContractLookupForm):
         help_text=_("Positivo a favor del abonado, negativo si es un cargo."),
     )
     reason = forms.CharField(label=_("Motivo"), max_length=300)
+
+
+class ContractAdminForm(forms.ModelForm):
+    """A contract in the admin, with its service as staff order it: a new vigencia, a
+    suspension by the ISP (with why) or its lifting, a cancellation. Vigencia and status
+    themselves are derived (billing.recompute)."""
+
+    vigencia = forms.DateField(
+        label=_("Nueva vigencia"),
+        required=False,
+        widget=AdminDateWidget,
+        help_text=_(
+            "Servicio pagado hasta esta fecha: se registra un periodo de servicio. Solo "
+            "hacia adelante; una vigencia menor se corrige con un ajuste."
+        ),
+    )
+    held = forms.BooleanField(
+        label=_("Suspendido por el ISP"),
+        required=False,
+        help_text=_("Suspende el servicio aunque tenga crédito, hasta que lo desmarques."),
+    )
+    hold_reason = forms.CharField(
+        label=_("Motivo de la suspensión"), required=False, max_length=300
+    )
+    cancelled = forms.BooleanField(label=_("Contrato cancelado"), required=False)
+
+    class Meta:
+        model = Contract
+        fields = [
+            "provider",
+            "number",
+            "holder_name",
+            "installation_address",
+            "phone",
+            "email",
+            "zone",
+            "plan",
+            "billing_mode",
+            "ip_address",
+            "user",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        contract = self.instance
+        self.was_held = bool(
+            contract.pk and ServiceHold.objects.filter(contract=contract, lifted_at=None).exists()
+        )
+        self.initial["held"] = self.was_held
+        self.initial["cancelled"] = contract.status == Contract.Status.CANCELLED
+
+    def clean(self):
+        data = super().clean()
+        vigencia = data.get("vigencia")
+        paid_until = self.instance.paid_until if self.instance.pk else None
+        if vigencia and paid_until and vigencia <= paid_until:
+            self.add_error(
+                "vigencia",
+                _("La vigencia ya llega al %(date)s: indica una fecha posterior.")
+                % {"date": paid_until.strftime("%d/%m/%Y")},
+            )
+        if data.get("held") and not self.was_held and not (data.get("hold_reason") or "").strip():
+            self.add_error("hold_reason", _("Indica el motivo de la suspensión."))
+        return data
+
+    def service_order(self, *, contract: Contract, plan) -> ServiceOrder | None:
+        """What this form asks of the contract's service, or None."""
+        data = self.cleaned_data
+        held = data["held"] if data["held"] != self.was_held else None
+        was_cancelled = self.initial["cancelled"]
+        cancelled = data["cancelled"] if data["cancelled"] != was_cancelled else None
+        plan = plan if plan.pk != contract.plan_id else None
+        if data["vigencia"] is None and held is None and cancelled is None and plan is None:
+            return None
+        return ServiceOrder(
+            contract=contract,
+            vigencia=data["vigencia"],
+            held=held,
+            reason=data["hold_reason"],
+            plan=plan,
+            cancelled=cancelled,
+        )

@@ -5,9 +5,11 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Contract, Provider
+from core.crypto import secrets_decrypt, secrets_encrypt
 from core.models import AppendOnlyModel
 from plans.models import Plan
 
@@ -203,6 +205,12 @@ class ServicePeriod(models.Model):
         verbose_name = _("periodo de servicio")
         verbose_name_plural = _("periodos de servicio")
         ordering = ["-ends_on", "-pk"]
+        # The recompute reads every contract's periods by (contract, dates): from the index.
+        indexes = [
+            models.Index(
+                fields=["contract", "ends_on", "starts_on", "plan"], name="period_by_contract"
+            )
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(ends_on__gt=models.F("starts_on")),
@@ -212,3 +220,237 @@ class ServicePeriod(models.Model):
 
     def __str__(self) -> str:
         return f"{self.starts_on} – {self.ends_on}"
+
+
+class ServiceHold(models.Model):
+    """A suspension by staff (who and why), kept until staff lift it: the recompute leaves
+    the contract suspended while one is in force, whatever its credit."""
+
+    contract = models.ForeignKey(
+        Contract, verbose_name=_("contrato"), on_delete=models.PROTECT, related_name="holds"
+    )
+    reason = models.CharField(_("motivo"), max_length=300)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("suspendido por"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("desde"), auto_now_add=True)
+    lifted_at = models.DateTimeField(_("levantada el"), null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("levantada por"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("suspensión por el ISP")
+        verbose_name_plural = _("suspensiones por el ISP")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract"],
+                condition=models.Q(lifted_at__isnull=True),
+                name="one_hold_in_force_per_contract",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+class ServiceChange(AppendOnlyModel):
+    """A change of a contract's service status or plan, with why: what the subscriber sees
+    on Servicios, staff in the admin, and the ISP's network hears."""
+
+    class Reason(models.TextChoices):
+        NO_CREDIT = "sin_credito", _("sin crédito")
+        PAYMENT = "pago", _("pago")
+        PROMISE = "promesa", _("promesa de pago")
+        STAFF = "staff", _("el ISP")
+        PLAN = "plan", _("cambio de plan")
+
+    class Event(models.TextChoices):
+        SUSPENDED = "contract.suspended", _("suspendido")
+        REACTIVATED = "contract.reactivated", _("reactivado")
+        PLAN_CHANGED = "contract.plan_changed", _("cambio de plan")
+
+    provider = models.ForeignKey(
+        Provider, verbose_name=_("proveedor"), on_delete=models.PROTECT, related_name="+"
+    )
+    contract = models.ForeignKey(
+        Contract,
+        verbose_name=_("contrato"),
+        on_delete=models.PROTECT,
+        related_name="service_changes",
+    )
+    event = models.CharField(_("evento"), max_length=24, choices=Event.choices)
+    reason = models.CharField(_("motivo"), max_length=12, choices=Reason.choices)
+    status_from = models.CharField(_("estado antes"), max_length=10, blank=True)
+    status_to = models.CharField(_("estado después"), max_length=10, blank=True)
+    plan_from = models.ForeignKey(
+        Plan,
+        verbose_name=_("plan antes"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    plan_to = models.ForeignKey(
+        Plan, verbose_name=_("plan después"), on_delete=models.PROTECT, related_name="+"
+    )
+    paid_until = models.DateField(_("vigencia"), null=True, blank=True)
+    created_at = models.DateTimeField(_("fecha"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("cambio de servicio")
+        verbose_name_plural = _("cambios de servicio")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["contract", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_event_display()} · {self.get_reason_display()}"
+
+
+class NetworkHook(models.Model):
+    """Where an ISP's network hears of service changes: a URL signed with a secret
+    (Standard Webhooks), set by the ISP's administrator."""
+
+    provider = models.OneToOneField(
+        Provider, verbose_name=_("proveedor"), on_delete=models.PROTECT, related_name="+"
+    )
+    url = models.URLField(
+        _("URL"), max_length=500, help_text=_("Recibe un POST firmado por cada evento.")
+    )
+    secret_encrypted = models.TextField(editable=False, blank=True)
+    is_active = models.BooleanField(_("activo"), default=True)
+
+    class Meta:
+        verbose_name = _("webhook de red")
+        verbose_name_plural = _("webhooks de red")
+
+    def __str__(self) -> str:
+        return self.url
+
+    @property
+    def secret(self) -> str:
+        return secrets_decrypt(self.secret_encrypted).get("secret", "")
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        self.secret_encrypted = secrets_encrypt({"secret": value})
+
+
+class Router(models.Model):
+    """A MikroTik router told of suspensions, reactivations and plan changes through its
+    API: the ISP's own (no zone) or one zone's."""
+
+    provider = models.ForeignKey(
+        Provider, verbose_name=_("proveedor"), on_delete=models.PROTECT, related_name="+"
+    )
+    zone = models.ForeignKey(
+        "plans.Zone",
+        verbose_name=_("zona"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Vacío: el router del ISP, para las zonas sin router propio."),
+    )
+    host = models.CharField(_("host"), max_length=255)
+    port = models.PositiveIntegerField(_("puerto"), default=8728)
+    use_tls = models.BooleanField(_("API-SSL"), default=False)
+    username = models.CharField(_("usuario"), max_length=100)
+    password_encrypted = models.TextField(editable=False, blank=True)
+    address_list = models.CharField(_("lista de morosos"), max_length=64, default="morosos")
+    is_active = models.BooleanField(_("activo"), default=True)
+
+    class Meta:
+        verbose_name = _("router MikroTik")
+        verbose_name_plural = _("routers MikroTik")
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "zone"], name="one_router_per_zone"),
+            models.UniqueConstraint(
+                fields=["provider"],
+                condition=models.Q(zone__isnull=True),
+                name="one_router_per_provider",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def password(self) -> str:
+        return secrets_decrypt(self.password_encrypted).get("password", "")
+
+    @password.setter
+    def password(self, value: str) -> None:
+        self.password_encrypted = secrets_encrypt({"password": value})
+
+
+class NetworkDelivery(models.Model):
+    """One service change told to one place of the ISP's network (its webhook or a
+    router), retried with growing waits until it is taken or the span runs out."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pendiente")
+        DELIVERED = "delivered", _("entregado")
+        FAILED = "failed", _("fallido")
+
+    provider = models.ForeignKey(
+        Provider, verbose_name=_("proveedor"), on_delete=models.PROTECT, related_name="+"
+    )
+    change = models.ForeignKey(
+        ServiceChange,
+        verbose_name=_("cambio de servicio"),
+        on_delete=models.PROTECT,
+        related_name="deliveries",
+    )
+    hook = models.ForeignKey(
+        NetworkHook,
+        verbose_name=_("webhook"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    router = models.ForeignKey(
+        Router,
+        verbose_name=_("router"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    message_id = models.CharField(_("webhook-id"), max_length=40, unique=True)
+    payload = models.JSONField(_("contenido"))
+    status = models.CharField(
+        _("estado"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("intentos"), default=0)
+    next_attempt_at = models.DateTimeField(_("próximo intento"), default=timezone.now)
+    last_result = models.CharField(_("último resultado"), max_length=200, blank=True)
+    delivered_at = models.DateTimeField(_("entregado el"), null=True, blank=True)
+    created_at = models.DateTimeField(_("creado el"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("entrega a la red")
+        verbose_name_plural = _("entregas a la red")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(hook__isnull=True) ^ models.Q(router__isnull=True),
+                name="delivery_to_one_place",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.message_id

@@ -29,8 +29,11 @@ from .models import (
     InvoiceCounter,
     InvoiceLine,
     LedgerEntry,
+    ServiceChange,
+    ServiceHold,
     ServicePeriod,
 )
+from .recompute import contracts_recompute, service_changes_record
 
 logger = logging.getLogger(__name__)
 
@@ -361,29 +364,14 @@ class Extension:
 
 @transaction.atomic
 def prepaid_extend(
-    *,
-    contract: Contract,
-    plan: Plan,
-    description: str,
-    days: int | None = None,
-    paid_by: LedgerEntry | None = None,
-) -> ServicePeriod:
-    """Add a service period starting at max(today, paid_until); credit days go up at once."""
-    extension = Extension(
-        contract=contract, plan=plan, description=description, days=days, paid_by=paid_by
-    )
-    return prepaid_extend_many(extensions=[extension])[0]
-
-
-@transaction.atomic
-def prepaid_extend_many(
     *, extensions: Sequence[Extension], actor: User | None = None
 ) -> list[ServicePeriod]:
-    """Add several periods, in order: a contract named twice gets them end to end.
+    """Add prepaid periods, in order: a contract named twice gets them end to end.
 
-    Each starts at max(today, paid_until) on the ISP's calendar. The contracts are locked
-    at once, by primary key; the periods are one INSERT, the new vigencias one UPDATE per
-    distinct date, and each contract's vigencia before and after one audit row.
+    Each starts at max(today, paid_until) on the ISP's calendar; credit days go up at
+    once. The contracts are locked at once, by primary key; the periods are one INSERT,
+    then the contracts are recomputed (billing.recompute); with an `actor`, each
+    contract's vigencia before and after is one audit row.
     """
     if any(
         (extension.plan.period_days if extension.days is None else extension.days) <= 0
@@ -424,12 +412,9 @@ def prepaid_extend_many(
             )
         )
     rows_insert(ServicePeriod, objects=periods)
-    contracts_by_vigencia: dict[datetime.date, list[int]] = defaultdict(list)
-    for contract_id, paid_until in vigencias.items():
-        contracts_by_vigencia[paid_until].append(contract_id)
-    now = timezone.now()
-    for paid_until, contract_ids in contracts_by_vigencia.items():
-        Contract.objects.filter(pk__any=contract_ids).update(paid_until=paid_until, updated_at=now)
+    # Vigencia, status and plan follow from the periods, now: a suspended contract is
+    # active again on the subscriber's next page, and its network hears it.
+    contracts_recompute(contract_ids=list(vigencias), cause=ServiceChange.Reason.PAYMENT)
     if actor is not None:
         _vigencias_audit(
             extensions=extensions,
@@ -483,3 +468,145 @@ def _vigencias_audit(
             for contract_id, paid_until in after.items()
         ]
     )
+
+
+SERVICE_ORDERED = audit_action(
+    "contract.service_ordered", gettext_lazy("Servicio cambiado por el ISP")
+)
+
+
+@dataclass(frozen=True)
+class ServiceOrder:
+    """What staff (in the admin or by an import) want of one contract's service; None
+    leaves that part as it is.
+
+    `vigencia`: service paid until then, by an opening period from the current vigencia
+    (or from one plan period before it); never backwards. `held`: a hold (with `reason`)
+    placed or lifted. `plan`: the plan from today on. `cancelled`: the contract cancelled,
+    or back in service.
+    """
+
+    contract: Contract
+    vigencia: datetime.date | None = None
+    held: bool | None = None
+    reason: str = ""
+    plan: Plan | None = None
+    cancelled: bool | None = None
+
+
+@transaction.atomic
+def service_orders_apply(*, orders: Sequence[ServiceOrder], actor: User | None) -> int:
+    """Carry out staff's orders as periods, holds and plan changes, then recompute those
+    contracts so that vigencia, plan and status follow at once; returns how many service
+    changes were recorded. Every contract ordered gets an audit row of what it asked."""
+    if not orders:
+        return 0
+    # Lock, then read what the orders are decided against.
+    ids = [order.contract.pk for order in orders]
+    contracts = {
+        contract.pk: contract
+        for contract in rows_locked(
+            Contract.objects.filter(pk__any=ids).select_related("provider", "plan")
+        )
+    }
+    holds = {
+        hold.contract_id: hold
+        for hold in ServiceHold.objects.filter(contract_id__any=ids, lifted_at=None)
+    }
+    # Decide.
+    now = timezone.now()
+    periods, holds_new, holds_lifted, plan_changes, audits = [], [], [], [], []
+    cancelled, restored = [], []
+    for order in orders:
+        contract = contracts[order.contract.pk]
+        today = contract.provider.today()
+        asked: dict[str, list] = {}
+        if order.vigencia is not None and (
+            contract.paid_until is None or order.vigencia > contract.paid_until
+        ):
+            plan = order.plan or contract.plan
+            starts_on = contract.paid_until or min(
+                order.vigencia - datetime.timedelta(days=max(1, plan.period_days)), today
+            )
+            periods.append(
+                ServicePeriod(
+                    contract_id=contract.pk,
+                    plan_id=plan.pk,
+                    starts_on=starts_on,
+                    ends_on=order.vigencia,
+                    description=_("Vigencia dada por el ISP")[:200],
+                )
+            )
+            asked["paid_until"] = [contract.paid_until, order.vigencia]
+        if order.held is True and contract.pk not in holds:
+            if not order.reason.strip():
+                raise BillingError(_("Indica el motivo de la suspensión."))
+            holds_new.append(
+                ServiceHold(contract_id=contract.pk, reason=order.reason[:300], created_by=actor)
+            )
+            asked["hold"] = [None, order.reason]
+        elif order.held is False and contract.pk in holds:
+            holds_lifted.append(holds[contract.pk].pk)
+            asked["hold"] = [holds[contract.pk].reason, None]
+        if order.plan is not None and order.plan.pk != contract.plan_id:
+            plan_changes.append((contract, order.plan, today))
+            asked["plan"] = [contract.plan.name, order.plan.name]
+        if order.cancelled is True and contract.status != Contract.Status.CANCELLED:
+            cancelled.append(contract.pk)
+            asked["status"] = [contract.status, Contract.Status.CANCELLED]
+        elif order.cancelled is False and contract.status == Contract.Status.CANCELLED:
+            restored.append(contract.pk)
+            asked["status"] = [Contract.Status.CANCELLED, None]
+        if asked:
+            audits.append(
+                audit_entry_new(
+                    action=SERVICE_ORDERED,
+                    actor=actor,
+                    target=contract,
+                    changes=asked,
+                    note=order.reason,
+                )
+            )
+    # Write.
+    rows_insert(ServicePeriod, objects=periods)
+    rows_insert(ServiceHold, objects=holds_new)
+    ServiceHold.objects.filter(pk__any=holds_lifted).update(lifted_at=now, lifted_by=actor)
+    changes = _plans_change(plan_changes=plan_changes, now=now)
+    for provider, records in changes.items():
+        service_changes_record(provider=provider, changes=records)
+    Contract.objects.filter(pk__any=cancelled).update(
+        status=Contract.Status.CANCELLED, updated_at=now
+    )
+    # Back in service: active until the recompute below says otherwise.
+    Contract.objects.filter(pk__any=restored).update(status=Contract.Status.ACTIVE, updated_at=now)
+    audit_entries_record(entries=audits)
+    recorded = sum(len(records) for records in changes.values())
+    return recorded + contracts_recompute(
+        contract_ids=ids, cause=ServiceChange.Reason.STAFF, now=now
+    )
+
+
+def _plans_change(
+    *, plan_changes: list[tuple[Contract, Plan, datetime.date]], now: datetime.datetime
+) -> dict[Provider, list[ServiceChange]]:
+    """The new plan from today on: the contract's, and that of its periods still to run
+    (so the recompute agrees), each change recorded as staff's."""
+    records: dict[Provider, list[ServiceChange]] = defaultdict(list)
+    for contract, plan, today in plan_changes:
+        ServicePeriod.objects.filter(contract=contract, ends_on__gt=today).update(plan=plan)
+        Contract.objects.filter(pk=contract.pk).update(plan=plan, updated_at=now)
+        records[contract.provider].append(
+            ServiceChange(
+                provider_id=contract.provider_id,
+                contract_id=contract.pk,
+                event=ServiceChange.Event.PLAN_CHANGED,
+                reason=ServiceChange.Reason.STAFF,
+                status_from=contract.status,
+                status_to=contract.status,
+                plan_from_id=contract.plan_id,
+                plan_to_id=plan.pk,
+                paid_until=contract.paid_until,
+                created_at=now,
+            )
+        )
+    return records

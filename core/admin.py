@@ -325,3 +325,29 @@ class AuditEntryAdmin(TenantAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+def _periodic_jobs_admin() -> None:
+    """django-celery-beat's admin (jobs to see, pause and run now), behind the tenancy
+    rule: jobs run for every ISP at once, so only platform staff reach them."""
+    from django_celery_beat import admin as beat_admin
+    from django_celery_beat import models as beat_models
+
+    for model, model_admin in (
+        (beat_models.PeriodicTask, beat_admin.PeriodicTaskAdmin),
+        (beat_models.ClockedSchedule, beat_admin.ClockedScheduleAdmin),
+        (beat_models.CrontabSchedule, beat_admin.CrontabScheduleAdmin),
+        (beat_models.SolarSchedule, beat_admin.SolarScheduleAdmin),
+        (beat_models.IntervalSchedule, beat_admin.IntervalScheduleAdmin),
+    ):
+        inlines = [
+            type(inline.__name__, (TenantInlineMixin, inline), {}) for inline in model_admin.inlines
+        ]
+        admin.site.unregister(model)
+        admin.site.register(
+            model,
+            type(model_admin.__name__, (TenantAdminMixin, model_admin), {"inlines": inlines}),
+        )
+
+
+_periodic_jobs_admin()

@@ -63,14 +63,21 @@ class CsvRecord(NamedTuple):
 
 
 class CsvFile:
-    """A CSV file with a header row naming `columns` (any order, any case).
+    """A CSV file with a header row naming `columns` (any order, any case), and any of
+    `optional` (a record's values hold only the optional columns the header names).
 
     Raises FileRefused when the file is too large, not UTF-8, empty, or its header is
     wrong; `records()` raises it when the file has too many lines or a broken quote.
     """
 
     def __init__(
-        self, raw: bytes, *, columns: Sequence[str], max_bytes: int, max_lines: int
+        self,
+        raw: bytes,
+        *,
+        columns: Sequence[str],
+        max_bytes: int,
+        max_lines: int,
+        optional: Sequence[str] = (),
     ) -> None:
         self.columns = tuple(columns)
         self.max_lines = max_lines
@@ -80,8 +87,9 @@ class CsvFile:
             raise FileRefused([LineError(None, _("El archivo está vacío."))])
         self.header_line, self.header = first
         self.positions = _header_positions(
-            line=self.header_line, header=self.header, columns=self.columns
+            line=self.header_line, header=self.header, columns=self.columns, optional=optional
         )
+        self.columns += tuple(column for column in optional if column in self.positions)
 
     def records(self) -> Iterator[CsvRecord]:
         """The records after the header, one at a time (a large file is not kept whole)."""
@@ -178,7 +186,9 @@ def _decode(raw: bytes, *, max_bytes: int) -> str:
         ) from None
 
 
-def _header_positions(*, line: int, header: list[str], columns: tuple[str, ...]) -> dict[str, int]:
+def _header_positions(
+    *, line: int, header: list[str], columns: tuple[str, ...], optional: Sequence[str]
+) -> dict[str, int]:
     names = [name.strip().lower() for name in header]
     if len(names) == 1 and ";" in names[0]:
         raise FileRefused(
@@ -187,9 +197,11 @@ def _header_positions(*, line: int, header: list[str], columns: tuple[str, ...])
     errors = []
     missing = [column for column in columns if column not in names]
     extra = [
-        CONTROL_CHARACTERS.sub(REPLACEMENT, name) or "«»" for name in names if name not in columns
+        CONTROL_CHARACTERS.sub(REPLACEMENT, name) or "«»"
+        for name in names
+        if name not in columns and name not in optional
     ]
-    repeated = [column for column in columns if names.count(column) > 1]
+    repeated = [column for column in (*columns, *optional) if names.count(column) > 1]
     if missing:
         errors.append(
             LineError(line, _("faltan las columnas: %(columns)s") % {"columns": ", ".join(missing)})

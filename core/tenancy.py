@@ -11,7 +11,8 @@ see nothing, rather than everything.
 How a row belongs to its ISP is said once per model (`tenant_path`): a model with a
 `provider` foreign key belongs to that ISP; any other model an ISP's staff can reach is
 registered by its app (`tenant_paths_register`) with the lookup that leads to its ISP,
-or with None when it belongs to no ISP (the staff roles, say). A model with neither is
+with None when it belongs to no ISP (the staff roles, say), or with PLATFORM_ONLY when
+only platform staff may see it (the periodic jobs, which run for every ISP). A model with neither is
 an error, so that a new model cannot slip past the rule.
 
 core names the ISP and user models only by the `provider` attribute of users and rows;
@@ -41,6 +42,10 @@ class TenantPath:
     attribute: str = "pk"
     hidden: dict = dataclasses.field(default_factory=dict)
 
+
+# Rows no ISP's staff may see, only platform staff: what runs for every ISP at once (the
+# periodic jobs).
+PLATFORM_ONLY = TenantPath("", attribute="")
 
 _PATHS: dict[type[Model], TenantPath | None] = {}
 
@@ -86,6 +91,8 @@ def rows_for_staff(queryset: QuerySet, *, user) -> QuerySet:
     path = tenant_path(queryset.model)
     if path is None or staff_is_platform(user):
         return queryset
+    if path is PLATFORM_ONLY:
+        return queryset.none()
     if not (user.is_authenticated and user.is_staff and user.provider_id):
         return queryset.none()
     value = user.provider_id if path.attribute == "pk" else getattr(user.provider, path.attribute)
@@ -96,7 +103,7 @@ def rows_for_staff(queryset: QuerySet, *, user) -> QuerySet:
 def tenant_id_of(obj: Model) -> int | None:
     """The id of the ISP a row belongs to (None: to no ISP, or not known by id)."""
     path = tenant_path(type(obj))
-    if path is None or path.attribute != "pk":
+    if path is None or path is PLATFORM_ONLY or path.attribute != "pk":
         return None
     if path.lookup == "pk":
         return obj.pk

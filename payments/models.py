@@ -9,9 +9,10 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Contract, Provider
 from billing.models import Invoice, LedgerEntry
+from core.crypto import secrets_encrypt
 from plans.models import Plan, Promotion
 
-from .crypto import secrets_decrypt, secrets_encrypt
+from .crypto import credentials_decrypt
 
 
 class Gateway(models.TextChoices):
@@ -50,7 +51,7 @@ class GatewayAccount(models.Model):
 
     @property
     def credentials(self) -> dict[str, str]:
-        return secrets_decrypt(self.credentials_encrypted)
+        return credentials_decrypt(self.credentials_encrypted)
 
     @credentials.setter
     def credentials(self, values: dict[str, str]) -> None:

@@ -14,14 +14,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Contract, Provider, User
-from billing.models import Invoice, LedgerEntry
+from billing.models import Invoice, LedgerEntry, ServiceChange
+from billing.recompute import contracts_recompute
 from billing.services import (
     Extension,
     invoices_settle,
     ledger_entries_record,
     ledger_entry_new,
     ledger_record,
-    prepaid_extend_many,
+    prepaid_extend,
 )
 from core.audit import audit_action, audit_entries_record, audit_entry_new
 from core.bulk import rows_insert, rows_update
@@ -474,7 +475,7 @@ def _credits_record(*, credited: list[tuple[Payment, PaymentReport]], actor: Use
             invoice_credits.append((contract.pk, payment.paid_amount))
     ledger_entries_record(entries=entries)
     if extensions:
-        prepaid_extend_many(extensions=extensions, actor=actor)
+        prepaid_extend(extensions=extensions, actor=actor)
     if invoice_credits:
         invoices_settle(credits=invoice_credits)
 
@@ -649,7 +650,9 @@ def _uuid_or_none(value: str) -> uuid.UUID | None:
 def promise_eligibility(*, contract: Contract) -> str | None:
     """The period a payment promise would cover, or None when none is allowed now."""
     provider = contract.provider
-    if provider.promises_per_period == 0 or contract.status != Contract.Status.ACTIVE:
+    # A contract suspended for want of credit needs a promise most; one suspended by the
+    # ISP or cancelled gets none.
+    if provider.promises_per_period == 0 or contract.status == Contract.Status.CANCELLED:
         return None
     today = provider.today()
     if contract.promise_until and contract.promise_until >= today:
@@ -703,6 +706,9 @@ def payment_promise_make(*, contract: Contract, actor: User) -> PaymentPromise:
     )
     contract.promise_until = ends_on
     contract.save(update_fields=["promise_until", "updated_at"])
+    # A contract suspended for want of credit is restored now; when the promise ends
+    # unpaid, the beat's recompute suspends it again.
+    contracts_recompute(contract_ids=[contract.pk], cause=ServiceChange.Reason.PROMISE)
     ledger_record(
         contract=contract,
         kind=LedgerEntry.Kind.ADJUSTMENT,

@@ -47,6 +47,7 @@ class PlanFactory(factory.django.DjangoModelFactory):
 class ContractFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Contract
+        skip_postgeneration_save = True
 
     provider = factory.SubFactory(ProviderFactory)
     number = factory.Sequence(lambda n: str(1000 + n))
@@ -56,6 +57,20 @@ class ContractFactory(factory.django.DjangoModelFactory):
     zone = factory.SubFactory(ZoneFactory, provider=factory.SelfAttribute("..provider"))
     plan = factory.SubFactory(PlanFactory, provider=factory.SelfAttribute("..provider"))
     paid_until = factory.LazyFunction(lambda: datetime.date(2026, 12, 1))
+
+    @factory.post_generation
+    def opening_period(obj, create, extracted, **kwargs):  # noqa: N805
+        """The service period behind the vigencia given (billing.recompute derives it)."""
+        from billing.models import ServicePeriod
+
+        if create and obj.paid_until is not None:
+            ServicePeriod.objects.create(
+                contract=obj,
+                plan=obj.plan,
+                starts_on=obj.paid_until - datetime.timedelta(days=obj.plan.period_days),
+                ends_on=obj.paid_until,
+                description="Vigencia inicial",
+            )
 
 
 class UserFactory(factory.django.DjangoModelFactory):

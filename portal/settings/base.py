@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
@@ -26,6 +27,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "django_celery_beat",
     "core",
     "accounts",
     "plans",
@@ -237,7 +239,28 @@ WEBHOOK_UNVERIFIED_DAYS = env.int("WEBHOOK_UNVERIFIED_DAYS", default=30)
 # A settlement file is applied by this many worker tasks at once, its lines parted by
 # reference: about the workers' total concurrency (payments.settlement).
 SETTLEMENT_APPLY_PARTS = env.int("SETTLEMENT_APPLY_PARTS", default=2)
+# Contracts the recompute decides per transaction (billing.recompute).
+RECOMPUTE_CHUNK_SIZE = env.int("RECOMPUTE_CHUNK_SIZE", default=5000)
+# A service change is sent to the ISP's network up to this many times, the waits between
+# tries doubling and adding up to this many seconds (billing.network).
+NETWORK_DELIVERY_ATTEMPTS = env.int("NETWORK_DELIVERY_ATTEMPTS", default=12)
+NETWORK_DELIVERY_SPAN = env.int("NETWORK_DELIVERY_SPAN", default=24 * 60 * 60)
+# The lease of a periodic job's lock and of the beat's leadership, renewed while held
+# (core.jobs, core.beat): how long a crashed holder keeps others out.
+JOB_LOCK_SECONDS = env.int("JOB_LOCK_SECONDS", default=60)
+BEAT_LEADER_SECONDS = env.int("BEAT_LEADER_SECONDS", default=30)
+CELERY_BEAT_SCHEDULER = "core.beat:LeaderScheduler"
 CELERY_BEAT_SCHEDULE = {
+    # Every five minutes, so also within minutes of each ISP's local midnight (every
+    # time zone of the region is a whole number of hours from UTC).
+    "recompute-validity": {
+        "task": "billing.tasks.recompute_validity_task",
+        "schedule": crontab(minute="*/5"),
+    },
+    "send-network-deliveries": {
+        "task": "billing.tasks.network_deliveries_send_task",
+        "schedule": 60,
+    },
     "purge-verification-codes": {
         "task": "accounts.tasks.verification_codes_purge",
         "schedule": 60 * 60,

@@ -7,8 +7,8 @@ import pytest
 from django.core.management import call_command, load_command_class
 from django.core.management.base import CommandError
 
-from accounts.imports import contracts_import
 from accounts.models import Contract
+from billing.imports import contracts_import
 from tests.factories import ContractFactory, PlanFactory, ProviderFactory, UserFactory, ZoneFactory
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,7 @@ def call_command_from_argv(*argv: str) -> None:
     from unittest import mock
 
     with mock.patch("django.core.management.base.connections.close_all"):
-        load_command_class("accounts", argv[0]).run_from_argv(["manage.py", *argv])
+        load_command_class("billing", argv[0]).run_from_argv(["manage.py", *argv])
 
 
 def contract_values(contract: Contract) -> dict:

@@ -6,8 +6,8 @@ import io
 import pytest
 
 from accounts import sms
-from accounts.imports import contracts_import
 from accounts.roles import ISP_ADMIN_ROLE
+from billing.imports import contracts_import
 from tests.factories import ContractFactory, PlanFactory, UserFactory, ZoneFactory, staff_of
 
 from .helpers import last_sms_code

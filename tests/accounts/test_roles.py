@@ -189,6 +189,7 @@ def test_an_isp_administrator_edits_the_branding_of_their_isp_only(
             "support_phone": "5511647608",
             "promise_days": 3,
             "promises_per_period": 1,
+            "grace_days": 0,
         },
     )
 

@@ -6,7 +6,7 @@ import pytest
 import time_machine
 
 from billing.models import ServicePeriod
-from billing.services import BillingError, prepaid_extend
+from billing.services import BillingError, Extension, prepaid_extend
 from tests.factories import ContractFactory, PlanFactory
 
 pytestmark = pytest.mark.django_db
@@ -16,16 +16,18 @@ NOON_MEXICO = datetime.datetime(2026, 11, 23, 18, 0, tzinfo=datetime.UTC)
 
 @pytest.fixture
 def contract():
-    contract = ContractFactory(paid_until=datetime.date(2026, 11, 30))
-    contract.plan.period_days = 30
-    contract.plan.save()
-    return contract
+    return ContractFactory(paid_until=datetime.date(2026, 11, 30), plan__period_days=30)
+
+
+def _extend(contract, plan, description, days=None):
+    extension = Extension(contract=contract, plan=plan, description=description, days=days)
+    return prepaid_extend(extensions=[extension])[0]
 
 
 @time_machine.travel(NOON_MEXICO, tick=False)
 def test_a_period_bought_before_expiry_stacks_on_the_vigencia(contract):
     assert contract.credit_days() == 7
-    period = prepaid_extend(contract=contract, plan=contract.plan, description="Plan Básico")
+    period = _extend(contract, contract.plan, "Plan Básico")
     contract.refresh_from_db()
     assert (period.starts_on, period.ends_on) == (
         datetime.date(2026, 11, 30),
@@ -36,10 +38,9 @@ def test_a_period_bought_before_expiry_stacks_on_the_vigencia(contract):
 
 
 @time_machine.travel(NOON_MEXICO, tick=False)
-def test_a_period_bought_after_expiry_starts_today(contract):
-    contract.paid_until = datetime.date(2026, 10, 1)
-    contract.save()
-    prepaid_extend(contract=contract, plan=contract.plan, description="Plan Básico")
+def test_a_period_bought_after_expiry_starts_today():
+    contract = ContractFactory(paid_until=datetime.date(2026, 10, 1), plan__period_days=30)
+    _extend(contract, contract.plan, "Plan Básico")
     contract.refresh_from_db()
     assert contract.paid_until == datetime.date(2026, 12, 23)
     assert contract.credit_days() == 30
@@ -48,10 +49,14 @@ def test_a_period_bought_after_expiry_starts_today(contract):
 @time_machine.travel(NOON_MEXICO, tick=False)
 def test_three_purchases_stack_end_to_end(contract):
     bigger = PlanFactory(provider=contract.provider, period_days=60)
-    prepaid_extend(contract=contract, plan=contract.plan, description="uno")
-    prepaid_extend(contract=contract, plan=bigger, description="dos")
-    prepaid_extend(contract=contract, plan=contract.plan, description="tres", days=5)
-    periods = list(ServicePeriod.objects.order_by("starts_on").values_list("starts_on", "ends_on"))
+    _extend(contract, contract.plan, "uno")
+    _extend(contract, bigger, "dos")
+    _extend(contract, contract.plan, "tres", days=5)
+    periods = list(
+        ServicePeriod.objects.filter(starts_on__gte=datetime.date(2026, 11, 30))
+        .order_by("starts_on")
+        .values_list("starts_on", "ends_on")
+    )
     assert periods == [
         (datetime.date(2026, 11, 30), datetime.date(2026, 12, 30)),
         (datetime.date(2026, 12, 30), datetime.date(2027, 2, 28)),
@@ -61,16 +66,15 @@ def test_three_purchases_stack_end_to_end(contract):
     assert contract.paid_until == datetime.date(2027, 3, 5)
 
 
-def test_the_day_boundary_uses_the_isp_calendar(contract):
-    contract.paid_until = None
-    contract.save()
+def test_the_day_boundary_uses_the_isp_calendar():
+    contract = ContractFactory(paid_until=None)
     # 23:30 in Mexico City on the 23rd is already the 24th in UTC.
     with time_machine.travel(datetime.datetime(2026, 11, 24, 5, 30, tzinfo=datetime.UTC)):
-        period = prepaid_extend(contract=contract, plan=contract.plan, description="x")
+        period = _extend(contract, contract.plan, "x")
     assert period.starts_on == datetime.date(2026, 11, 23)
 
 
 def test_a_period_of_no_days_is_refused(contract):
     with pytest.raises(BillingError):
-        prepaid_extend(contract=contract, plan=contract.plan, description="x", days=0)
-    assert not ServicePeriod.objects.exists()
+        _extend(contract, contract.plan, "x", days=0)
+    assert ServicePeriod.objects.filter(contract=contract).count() == 1  # the opening one

@@ -9,8 +9,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from accounts.imports import contracts_import
 from accounts.roles import BILLING_ROLE, ISP_ADMIN_ROLE, SUPPORT_ROLE
+from billing.imports import contracts_import
 from billing.models import LedgerEntry, ServicePeriod
 from billing.services import LineSpec, invoice_issue
 from core.models import AppendOnlyError, AuditEntry
@@ -69,6 +69,7 @@ def test_a_contract_changed_in_the_admin_records_every_field_before_and_after(
     admin = staff_of(kona, ISP_ADMIN_ROLE, username="admin@kona")
     staff_client(client, admin)
     url = f"/admin/accounts/contract/{contract.pk}/change/"
+    vigencia_before = contract.paid_until
 
     # when
     response = client.post(
@@ -82,20 +83,27 @@ def test_a_contract_changed_in_the_admin_records_every_field_before_and_after(
             "zone": contract.zone_id,
             "plan": contract.plan_id,
             "billing_mode": "prepaid",
-            "paid_until": "2027-01-15",
-            "status": "suspended",
+            "vigencia": "2027-01-15",
+            "held": "on",
+            "hold_reason": "Equipo en revisión",
         },
     )
 
-    # then
+    # then: the fields as changed, and the service as ordered (derived by the recompute)
     assert response.status_code == 302
     (entry,) = entries("admin.changed")
     assert entry.changes == {
         "holder_name": ["Rosa Martínez", "Rosa Martínez Ruiz"],
         "phone": ["+525512345678", "+525587654321"],
-        "paid_until": [contract.paid_until.isoformat(), "2027-01-15"],
-        "status": ["active", "suspended"],
     }
+    (ordered,) = entries("contract.service_ordered")
+    assert ordered.changes == {
+        "paid_until": [contract.paid_until.isoformat(), "2027-01-15"],
+        "hold": [None, "Equipo en revisión"],
+    }
+    assert ordered.actor == admin
+    contract.refresh_from_db()
+    assert (contract.paid_until, contract.status) == (datetime.date(2027, 1, 15), "suspended")
     assert (entry.actor, entry.provider, entry.channel, entry.ip_address) == (
         admin,
         kona,
@@ -107,8 +115,8 @@ def test_a_contract_changed_in_the_admin_records_every_field_before_and_after(
     page = client.get(url).text
     assert 'id="audit-trail"' in page
     assert "Modificado en la administración" in page
-    assert f"vigencia: {contract.paid_until.isoformat()} → 2027-01-15" in page
-    assert "estado: active → suspended" in page
+    assert "Servicio cambiado por el ISP" in page
+    assert f"vigencia: {vigencia_before.isoformat()} → 2027-01-15" in page
 
 
 def test_a_save_that_changes_nothing_records_nothing(client, kona, contract):
@@ -241,7 +249,7 @@ def test_a_settlement_file_is_audited_when_received_and_applied(
     # Each contract's new vigencia is kept by its service period and the payment's events
     # (append-only), not by one audit row per line: a file may hold 100,000.
     assert entries("contract.vigencia_extended") == []
-    period = ServicePeriod.objects.get(contract=contract)
+    period = ServicePeriod.objects.exclude(paid_by=None).get(contract=contract)
     assert (period.starts_on, period.ends_on) == (
         contract.paid_until,
         contract.paid_until + datetime.timedelta(days=30),

@@ -21,13 +21,33 @@ from allauth.mfa.models import Authenticator
 from django.contrib import admin
 from django.contrib.auth.models import Group, Permission
 from django.urls import URLResolver, get_resolver, reverse
+from django.utils import timezone
+from django_celery_beat.models import (
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    SolarSchedule,
+)
 
 from accounts.models import Contract, Provider, SecondFactor, User
 from accounts.roles import BILLING_ROLE, ISP_ADMIN_ROLE, SUPPORT_ROLE
-from billing.models import Invoice, InvoiceLine, LedgerEntry, ServicePeriod
-from billing.services import LineSpec, invoice_issue, ledger_record, prepaid_extend
+from billing.models import (
+    Invoice,
+    InvoiceLine,
+    LedgerEntry,
+    NetworkDelivery,
+    NetworkHook,
+    Router,
+    ServiceChange,
+    ServiceHold,
+    ServicePeriod,
+)
+from billing.network import network_secret_new
+from billing.services import Extension, LineSpec, invoice_issue, ledger_record, prepaid_extend
 from core.admin import TenantAdminMixin, TenantFieldsMixin
 from core.models import AuditEntry
+from core.tenancy import PLATFORM_ROLE
 from payments.gateways.reference import reference_new
 from payments.models import (
     GatewayAccount,
@@ -53,6 +73,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("admin_without_totp
 
 # Models registered in the admin that belong to no ISP: the roles.
 GLOBAL_MODELS = {Group}
+# Only platform staff reach these (core.tenancy.PLATFORM_ONLY): the periodic jobs.
+PLATFORM_MODELS = {PeriodicTask, IntervalSchedule, CrontabSchedule, ClockedSchedule, SolarSchedule}
 # Staff views in the admin outside the ModelAdmins, and how to name an object of BRAVO.
 CONSOLE_URLS = {"payments_console_payment": lambda bravo: {"pk": bravo[Payment].pk}}
 
@@ -95,7 +117,9 @@ def _isp(code: str, name: str) -> dict:
         amount=Decimal("100.00"),
         description=f"Pago {name}",
     )
-    period = prepaid_extend(contract=contract, plan=plan, description=f"Periodo {name}")
+    (period,) = prepaid_extend(
+        extensions=[Extension(contract=contract, plan=plan, description=f"Periodo {name}")]
+    )
     account = GatewayAccount.objects.create(
         provider=provider, gateway="reference", reference_prefix=code
     )
@@ -123,6 +147,32 @@ def _isp(code: str, name: str) -> dict:
         filename=f"liquidacion-{name}.csv",
     )
     staff = staff_of(provider, ISP_ADMIN_ROLE, username=f"staff-{name.lower()}")
+    # Shown on the contract's page (its service history) only.
+    ServiceHold.objects.create(contract=contract, reason=f"Retención {name}")
+    hook = NetworkHook(provider=provider, url=f"http://red.{name.lower()}.example/eventos")
+    hook.secret = network_secret_new()
+    hook.save()
+    router = Router(provider=provider, host=f"router.{name.lower()}.example", username=name)
+    router.password = "x"
+    router.save()
+    change = ServiceChange.objects.create(
+        provider=provider,
+        contract=contract,
+        event=ServiceChange.Event.SUSPENDED,
+        reason=ServiceChange.Reason.STAFF,
+        status_from="active",
+        status_to="suspended",
+        plan_to=plan,
+    )
+    network_delivery = NetworkDelivery.objects.create(
+        provider=provider, change=change, hook=hook, message_id=f"msg_{name}", payload={}
+    )
+    # Jobs belong to no ISP: only platform staff reach them (BRAVO's stand for any).
+    every = IntervalSchedule.objects.create(every=int(code), period=IntervalSchedule.SECONDS)
+    crontab = CrontabSchedule.objects.create(minute=str(int(code) % 60))
+    clocked = ClockedSchedule.objects.create(clocked_time=timezone.now())
+    solar = SolarSchedule.objects.create(event="sunset", latitude=int(code) % 90, longitude=0)
+    job = PeriodicTask.objects.create(name=f"Tarea {name}", task="x", interval=every)
     authenticator = Authenticator.objects.create(
         user=staff, type=Authenticator.Type.TOTP, data={"secret": "x"}
     )
@@ -147,6 +197,15 @@ def _isp(code: str, name: str) -> dict:
         SettlementImport: settlement,
         SettlementLine: settlement.lines.get(),
         AuditEntry: AuditEntry.objects.filter(provider=provider).first(),
+        ServiceChange: change,
+        NetworkHook: hook,
+        Router: router,
+        NetworkDelivery: network_delivery,
+        PeriodicTask: job,
+        IntervalSchedule: every,
+        CrontabSchedule: crontab,
+        ClockedSchedule: clocked,
+        SolarSchedule: solar,
     }
 
 
@@ -297,6 +356,10 @@ def test_no_autocomplete_offers_another_isps_rows(client, alfa, bravo, kind):
                     result["id"] == str(bravo[field.related_model].pk) for result in results
                 ):
                     problems.append(f"{model._meta.label}.{field.name}")
+            elif response.status_code == 404:
+                # Django's answer when the related admin has no search: no list to leak.
+                if admin.site._registry[field.related_model].search_fields:
+                    problems.append(f"{model._meta.label}.{field.name}: 404")
             elif response.status_code != 403:
                 problems.append(f"{model._meta.label}.{field.name}: {response.status_code}")
     assert problems == []
@@ -312,7 +375,7 @@ def test_staff_with_every_permission_see_their_own_isps_rows(client, alfa, bravo
     """The walk above can fail: the same staff reach every object of their own ISP."""
     client.force_login(_every_permission_user(alfa[Provider]))
     for model in admin.site._registry:
-        if model in GLOBAL_MODELS:
+        if model in GLOBAL_MODELS | PLATFORM_MODELS:
             continue
         own = alfa[model]
         change_url = reverse(
@@ -409,3 +472,21 @@ def test_staff_without_an_isp_see_nothing_and_platform_staff_see_every_isp(clien
     assert "Titular Bravo" not in contracts_seen_by_nobody
     assert "Titular Alfa" in contracts_seen_by_platform
     assert "Titular Bravo" in contracts_seen_by_platform
+
+
+def test_the_periodic_jobs_are_for_platform_staff_only(client, alfa, bravo):
+    """A job runs for every ISP: an ISP's staff, even with every permission, cannot see,
+    pause or run one; platform staff can."""
+    client.force_login(_every_permission_user(alfa[Provider]))
+    changelist = client.get("/admin/django_celery_beat/periodictask/")
+    assert "Tarea Alfa" not in changelist.text
+    assert (
+        client.get(
+            f"/admin/django_celery_beat/periodictask/{alfa[PeriodicTask].pk}/change/"
+        ).status_code
+        == 404
+    )
+
+    client.force_login(staff_of(None, PLATFORM_ROLE))
+    changelist = client.get("/admin/django_celery_beat/periodictask/")
+    assert "Tarea Alfa" in changelist.text and "Tarea Bravo" in changelist.text

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from payments.crypto import CredentialsUnreadable, secrets_reencrypt
+from core.crypto import SecretsUnreadable, secrets_reencrypt
 from payments.models import GatewayAccount
 
 
@@ -16,7 +16,7 @@ class Command(BaseCommand):
         for account in GatewayAccount.objects.select_related("provider").order_by("pk"):
             try:
                 token = secrets_reencrypt(account.credentials_encrypted)
-            except CredentialsUnreadable:
+            except SecretsUnreadable:
                 unreadable.append(str(account))
                 continue
             if token != account.credentials_encrypted:

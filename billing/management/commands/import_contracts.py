@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.imports import COLUMNS, contracts_import
+from billing.imports import COLUMNS, contracts_import
 from core.audit import Channel, audit_context
 
 

@@ -1,11 +1,19 @@
 """Contract CSV import: every line is checked first, then all of it is written or nothing.
 
 The file format is a stable interface (DESIGN.md): UTF-8 with a header row and the columns
-in `COLUMNS`. Used by `manage.py import_contracts` and by "Importar CSV" in the admin.
+in `COLUMNS`, and any of `OPTIONAL_COLUMNS` (an absent one keeps the stored value). Used
+by `manage.py import_contracts` and by "Importar CSV" in the admin.
+
+Vigencia and status are not written as given: a vigencia later than the contract's
+becomes an opening service period, "suspended" a hold by the ISP and "active" its lifting,
+"cancelled" a cancellation (billing.services.service_orders_apply); the recompute then
+derives the contract's vigencia, plan and status, so importing the same file again after
+it changes nothing.
 """
 
 import dataclasses
 import datetime
+import ipaddress
 import logging
 import re
 from collections import defaultdict
@@ -20,15 +28,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from accounts.models import Contract, Provider, User
+from accounts.services import contracts_phone_changed_notify
 from core.audit import audit_action, audit_changes, audit_entries_record, audit_entry_new
 from core.bulk import rows_insert, rows_update
 from core.csvfile import CsvFile, CsvRecord, FileRefused, LineError, value_shown
 from core.dates import FIRST_YEAR, LAST_YEAR, year_accepted
 from core.locks import rows_locked
 from core.phones import phone_normalize
+from plans.models import Plan, Zone
 
-from .models import Contract, Provider, User
-from .services import contracts_phone_changed_notify
+from .models import ServiceHold
+from .services import ServiceOrder, service_orders_apply
 
 CONTRACT_IMPORTED = audit_action(
     "contract.imported", gettext_lazy("Importado de un CSV de contratos")
@@ -49,6 +60,7 @@ COLUMNS = (
     "paid_until",
     "status",
 )
+OPTIONAL_COLUMNS = ("ip_address",)
 MAX_LINES = 20_000
 MAX_BYTES = 5 * 1024 * 1024
 # Rows per query: keeps `IN (...)` lists and bulk writes under SQLite's parameter limit.
@@ -103,6 +115,9 @@ class _ContractRow:
     values: dict[str, Any]
     # The zone's and the plan's names, as the file gives them.
     names: dict[str, str]
+    # The vigencia and status the file gives, carried out as service orders.
+    vigencia: datetime.date | None
+    status: str
 
 
 def contracts_import(
@@ -124,7 +139,11 @@ def contracts_import(
     report = ImportReport(dry_run=dry_run)
     try:
         csv_file = CsvFile(
-            rows_file.read(MAX_BYTES + 1), columns=COLUMNS, max_bytes=MAX_BYTES, max_lines=MAX_LINES
+            rows_file.read(MAX_BYTES + 1),
+            columns=COLUMNS,
+            optional=OPTIONAL_COLUMNS,
+            max_bytes=MAX_BYTES,
+            max_lines=MAX_LINES,
         )
         records = list(csv_file.records())
     except FileRefused as refused:
@@ -168,18 +187,14 @@ def _rows_validate(
     records: list[CsvRecord], *, providers: QuerySet[Provider]
 ) -> tuple[list[_ContractRow], list[LineError]]:
     errors = []
-    # accounts does not import plans (DESIGN.md: imports point one way): the contract's
-    # foreign keys name the zone and plan models.
-    zone_model = Contract._meta.get_field("zone").related_model
-    plan_model = Contract._meta.get_field("plan").related_model
     providers = {provider.code: provider for provider in providers}
     zones = {
         (zone.provider_id, zone.name): zone
-        for zone in zone_model.objects.filter(provider__in=providers.values())
+        for zone in Zone.objects.filter(provider__in=providers.values())
     }
     plans = {
         (plan.provider_id, plan.name): plan
-        for plan in plan_model.objects.filter(provider__in=providers.values())
+        for plan in Plan.objects.filter(provider__in=providers.values())
     }
     first_seen: dict[tuple[str, str], int] = {}
     rows = []
@@ -210,27 +225,30 @@ def _rows_validate(
             errors.extend(LineError(line, message) for message in line_errors)
             continue
         provider = providers[value["provider_code"]]
+        values = {
+            "holder_name": value["holder_name"],
+            "installation_address": value["installation_address"],
+            "phone": phone_normalize(value["phone"], country=provider.country),
+            "email": value["email"],
+            "zone_id": zones[(provider.pk, value["zone"])].pk,
+            "plan_id": plans[(provider.pk, value["plan"])].pk,
+            "billing_mode": value["billing_mode"],
+        }
+        if "ip_address" in value:
+            values["ip_address"] = value["ip_address"] or None
         rows.append(
             _ContractRow(
                 line=line,
                 provider=provider,
                 number=value["contract_number"],
                 names={"zone": value["zone"], "plan": value["plan"]},
-                values={
-                    "holder_name": value["holder_name"],
-                    "installation_address": value["installation_address"],
-                    "phone": phone_normalize(value["phone"], country=provider.country),
-                    "email": value["email"],
-                    "zone_id": zones[(provider.pk, value["zone"])].pk,
-                    "plan_id": plans[(provider.pk, value["plan"])].pk,
-                    "billing_mode": value["billing_mode"],
-                    "paid_until": (
-                        datetime.date.fromisoformat(value["paid_until"])
-                        if value["paid_until"]
-                        else None
-                    ),
-                    "status": value["status"],
-                },
+                values=values,
+                vigencia=(
+                    datetime.date.fromisoformat(value["paid_until"])
+                    if value["paid_until"]
+                    else None
+                ),
+                status=value["status"],
             )
         )
     return rows, errors
@@ -311,10 +329,22 @@ def _row_problems(
             "first": FIRST_YEAR,
             "last": LAST_YEAR,
         }
+    if value.get("ip_address") and not _is_ip_address(value["ip_address"]):
+        yield _("ip_address %(value)s no es una dirección IP válida.") % {
+            "value": value_shown(value["ip_address"])
+        }
     if value["status"] not in Contract.Status.values:
         yield _("status %(value)s no es válido; usa active, suspended o cancelled.") % {
             "value": value_shown(value["status"])
         }
+
+
+def _is_ip_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_date(text: str) -> bool:
@@ -365,26 +395,50 @@ def _changes_apply(
 ) -> None:
     """Count (and with `write`, make and audit) the creations and updates the rows ask for."""
     existing = _contracts_existing(rows=rows, lock=write)
+    held = set(
+        ServiceHold.objects.filter(
+            contract_id__any=[contract.pk for contract in existing.values()], lifted_at=None
+        ).values_list("contract_id", flat=True)
+    )
+    plans = Plan.objects.in_bulk({row.values["plan_id"] for row in rows})
     to_create = []
     to_update: dict[tuple[str, ...], list[Contract]] = defaultdict(list)
     audited: list[tuple[Contract, dict[str, list]]] = []
+    orders: list[ServiceOrder] = []
     for row in rows:
         contract = existing.get((row.provider.pk, row.number))
         if contract is None:
-            contract = Contract(provider=row.provider, number=row.number, **row.values)
+            status = (
+                Contract.Status.CANCELLED
+                if row.status == Contract.Status.CANCELLED
+                else Contract.Status.ACTIVE
+            )
+            contract = Contract(
+                provider=row.provider, number=row.number, status=status, **row.values
+            )
             to_create.append(contract)
             audited.append((contract, audit_changes({}, _audited(row.values, row.names))))
+            orders.append(
+                ServiceOrder(
+                    contract=contract,
+                    vigencia=row.vigencia,
+                    held=row.status == Contract.Status.SUSPENDED,
+                    reason=_("Suspendido en el archivo de contratos"),
+                )
+            )
             continue
-        values = dict(row.values)
-        # Once a contract has a vigencia, billing owns it (payments extend it): a file may
-        # move it forward, never back, so re-importing an old export cannot undo a payment.
-        if contract.paid_until and (
-            values["paid_until"] is None or values["paid_until"] < contract.paid_until
-        ):
-            values["paid_until"] = contract.paid_until
+        # The plan changes through the service order, with its periods still to run.
+        values = {name: new for name, new in row.values.items() if name != "plan_id"}
+        plan = plans[row.values["plan_id"]] if row.values["plan_id"] != contract.plan_id else None
+        order = _service_order(row=row, contract=contract, held=contract.pk in held, plan=plan)
         changed = tuple(name for name, new in values.items() if getattr(contract, name) != new)
-        if not changed:
+        if not changed and order is None:
             report.unchanged += 1
+            continue
+        if order is not None:
+            orders.append(order)
+        if not changed:
+            audited.append((contract, {}))
             continue
         before = _audited(
             {name: getattr(contract, name) for name in changed},
@@ -394,7 +448,10 @@ def _changes_apply(
             setattr(contract, name, values[name])
         to_update[changed].append(contract)
         audited.append(
-            (contract, audit_changes(before, _audited({n: values[n] for n in changed}, row.names)))
+            (
+                contract,
+                audit_changes(before, _audited({n: values[n] for n in changed}, row.names)),
+            )
         )
     report.created = len(to_create)
     report.updated = len(audited) - len(to_create)
@@ -412,13 +469,48 @@ def _changes_apply(
         entries=[
             audit_entry_new(action=CONTRACT_IMPORTED, actor=actor, target=contract, changes=changes)
             for contract, changes in audited
+            if changes
         ]
     )
+    service_orders_apply(orders=orders, actor=actor)
     # The old number of a claimed contract hears that its codes go elsewhere now.
     contracts_phone_changed_notify(
         changes=[
             (contract, changes["phone"][0]) for contract, changes in audited if "phone" in changes
         ]
+    )
+
+
+def _service_order(
+    *, row: _ContractRow, contract: Contract, held: bool, plan: Plan | None
+) -> ServiceOrder | None:
+    """What the file's vigencia and status ask of an existing contract's service, or None.
+
+    A vigencia moves forward, never back: re-importing an old export cannot undo a
+    payment. "active" asks for no hold, not for service: a prepaid contract without credit
+    stays suspended until it pays.
+    """
+    vigencia = row.vigencia
+    if vigencia is not None and contract.paid_until is not None and vigencia <= contract.paid_until:
+        vigencia = None
+    cancelled = None
+    if (row.status == Contract.Status.CANCELLED) != (contract.status == Contract.Status.CANCELLED):
+        cancelled = row.status == Contract.Status.CANCELLED
+    hold = None
+    if (
+        row.status != Contract.Status.CANCELLED
+        and (row.status == Contract.Status.SUSPENDED) != held
+    ):
+        hold = row.status == Contract.Status.SUSPENDED
+    if vigencia is None and cancelled is None and hold is None and plan is None:
+        return None
+    return ServiceOrder(
+        contract=contract,
+        vigencia=vigencia,
+        held=hold,
+        reason=_("Suspendido en el archivo de contratos") if hold else "",
+        plan=plan,
+        cancelled=cancelled,
     )
 
 

@@ -1,0 +1,257 @@
+"""The recompute: each contract's vigencia, plan in effect and service status, derived
+from its service periods, its payment promise and the ISP's holds.
+
+One source of truth (DESIGN.md): payments, imports and staff add periods, promises and
+holds; only this writes `paid_until`, `plan` and `status` from them (cancellation aside,
+which it never touches). It is safe to run at any time, twice, at once, or again after a
+crash: the same facts give the same contract, and a change is recorded once because the
+contract is locked while it is decided.
+
+Contracts are taken in chunks of `RECOMPUTE_CHUNK_SIZE`, each in its own transaction and
+in a constant number of statements whatever its size: lock the chunk, read every fact of
+it at once, decide in Python, then write what changed (one UPDATE, one INSERT of service
+changes, one of network deliveries).
+"""
+
+import datetime
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Subquery
+from django.utils import timezone
+
+from accounts.models import Contract, Provider
+from core.bulk import rows_insert, rows_update
+from core.locks import rows_locked
+
+from .models import ServiceChange, ServiceHold, ServicePeriod
+
+logger = logging.getLogger(__name__)
+
+Reason = ServiceChange.Reason
+Status = Contract.Status
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What one contract's service is derived from, read in one statement per chunk."""
+
+    contract_id: int
+    billing_mode: str
+    status: str
+    plan_id: int
+    paid_until: datetime.date | None
+    promise_until: datetime.date | None
+    periods_end: datetime.date | None
+    plan_today: int | None
+    held: bool
+
+
+@dataclass(frozen=True)
+class Decision:
+    paid_until: datetime.date | None
+    plan_id: int
+    status: str
+    status_reason: str
+
+
+def service_decide(
+    facts: Facts, *, today: datetime.date, grace_days: int, cause: str | None = None
+) -> Decision:
+    """The contract's service today, on the ISP's calendar.
+
+    Vigencia is the end of its last period (service runs while today < vigencia: días de
+    crédito > 0), plus the ISP's grace days. The plan is the one of the period running
+    today, if any. A promise keeps service through its last day. A hold suspends whatever
+    the credit. Postpaid service follows holds only (invoices decide it from issue 12 on).
+    `cause` names why a reactivation happened when the caller knows (a hold lifted).
+    """
+    paid_until = facts.periods_end
+    covered = paid_until is not None and today < paid_until + datetime.timedelta(days=grace_days)
+    promised = facts.promise_until is not None and today <= facts.promise_until
+    if facts.held:
+        status, reason = Status.SUSPENDED, Reason.STAFF
+    elif facts.billing_mode == Contract.BillingMode.POSTPAID:
+        status, reason = Status.ACTIVE, cause or Reason.STAFF
+    elif covered:
+        status, reason = Status.ACTIVE, cause or Reason.PAYMENT
+    elif promised:
+        status, reason = Status.ACTIVE, cause or Reason.PROMISE
+    else:
+        status, reason = Status.SUSPENDED, Reason.NO_CREDIT
+    return Decision(
+        paid_until=paid_until,
+        plan_id=facts.plan_today or facts.plan_id,
+        status=status,
+        status_reason=reason,
+    )
+
+
+def contracts_recompute(
+    *,
+    provider: Provider | None = None,
+    contract_ids: Collection[int] | None = None,
+    cause: str | None = None,
+    now: datetime.datetime | None = None,
+) -> int:
+    """Recompute the service of every contract (of `provider`, or only `contract_ids`);
+    returns how many service changes were recorded.
+
+    Called by the beat's job for everybody, and inside the transaction of whatever moved
+    a contract's facts (a payment credited, a promise made, a hold placed or lifted) for
+    those contracts, so that the subscriber sees the result on the next page.
+    """
+    now = now or timezone.now()
+    providers = Provider.objects.order_by("pk")
+    if provider is not None:
+        providers = providers.filter(pk=provider.pk)
+    if contract_ids is not None:
+        contract_ids = sorted(set(contract_ids))
+        if not contract_ids:
+            return 0
+        providers = providers.filter(contracts__pk__any=contract_ids).distinct()
+    changes = 0
+    for each in providers:
+        today = timezone.localdate(now, timezone=each.tzinfo)
+        after = 0
+        while True:
+            with transaction.atomic():
+                ids = _chunk_locked(provider=each, after=after, contract_ids=contract_ids)
+                if not ids:
+                    break
+                decided = {
+                    facts.contract_id: (
+                        facts,
+                        service_decide(facts, today=today, grace_days=each.grace_days, cause=cause),
+                    )
+                    for facts in _chunk_facts(ids=ids, today=today)
+                }
+                changes += _chunk_write(provider=each, decided=decided, now=now)
+            after = ids[-1]
+    return changes
+
+
+def _chunk_locked(*, provider: Provider, after: int, contract_ids: list[int] | None) -> list[int]:
+    """Lock the next chunk of the ISP's contracts that are not cancelled, by primary key
+    (the order every service locks contracts in)."""
+    contracts = Contract.objects.filter(provider=provider, pk__gt=after).exclude(
+        status=Status.CANCELLED
+    )
+    if contract_ids is not None:
+        contracts = contracts.filter(pk__any=contract_ids)
+    return list(
+        rows_locked(contracts).values_list("pk", flat=True)[: settings.RECOMPUTE_CHUNK_SIZE]
+    )
+
+
+def _chunk_facts(*, ids: list[int], today: datetime.date) -> list[Facts]:
+    """Every fact of the chunk in one statement, read after the lock: what was committed
+    before it is what is decided on."""
+    periods = ServicePeriod.objects.filter(contract=OuterRef("pk"))
+    rows = (
+        Contract.objects.filter(pk__any=ids)
+        .annotate(
+            periods_end=Subquery(periods.order_by("-ends_on").values("ends_on")[:1]),
+            plan_today=Subquery(
+                periods.filter(starts_on__lte=today, ends_on__gt=today)
+                .order_by("-starts_on", "-pk")
+                .values("plan_id")[:1]
+            ),
+            held=Exists(ServiceHold.objects.filter(contract=OuterRef("pk"), lifted_at=None)),
+        )
+        .order_by()
+        .values_list(
+            "pk",
+            "billing_mode",
+            "status",
+            "plan_id",
+            "paid_until",
+            "promise_until",
+            "periods_end",
+            "plan_today",
+            "held",
+        )
+    )
+    return [Facts(*row) for row in rows]
+
+
+def _chunk_write(
+    *, provider: Provider, decided: dict[int, tuple[Facts, Decision]], now: datetime.datetime
+) -> int:
+    """Write the contracts whose service changed, a ServiceChange for each change, and
+    what the ISP's network must hear of them."""
+    changed = []
+    records = []
+    for contract_id, (facts, decision) in decided.items():
+        if (facts.paid_until, facts.plan_id, facts.status) == (
+            decision.paid_until,
+            decision.plan_id,
+            decision.status,
+        ):
+            continue
+        changed.append(
+            Contract(
+                pk=contract_id,
+                paid_until=decision.paid_until,
+                plan_id=decision.plan_id,
+                status=decision.status,
+                updated_at=now,
+            )
+        )
+        if decision.status != facts.status:
+            records.append(
+                ServiceChange(
+                    provider_id=provider.pk,
+                    contract_id=contract_id,
+                    event=(
+                        ServiceChange.Event.SUSPENDED
+                        if decision.status == Status.SUSPENDED
+                        else ServiceChange.Event.REACTIVATED
+                    ),
+                    reason=decision.status_reason,
+                    status_from=facts.status,
+                    status_to=decision.status,
+                    plan_from_id=facts.plan_id,
+                    plan_to_id=decision.plan_id,
+                    paid_until=decision.paid_until,
+                    created_at=now,
+                )
+            )
+        if decision.plan_id != facts.plan_id:
+            records.append(
+                ServiceChange(
+                    provider_id=provider.pk,
+                    contract_id=contract_id,
+                    event=ServiceChange.Event.PLAN_CHANGED,
+                    reason=Reason.PLAN,
+                    status_from=facts.status,
+                    status_to=decision.status,
+                    plan_from_id=facts.plan_id,
+                    plan_to_id=decision.plan_id,
+                    paid_until=decision.paid_until,
+                    created_at=now,
+                )
+            )
+    if not changed:
+        return 0
+    rows_update(Contract, objects=changed, fields=["paid_until", "plan", "status", "updated_at"])
+    service_changes_record(provider=provider, changes=records)
+    if records:
+        logger.info(
+            "service recomputed provider=%s contracts=%s changes=%s",
+            provider.code,
+            len(changed),
+            len(records),
+        )
+    return len(records)
+
+
+def service_changes_record(*, provider: Provider, changes: list[ServiceChange]) -> None:
+    """Append the service changes of one ISP and what its network must hear of them."""
+    from .network import network_deliveries_new
+
+    rows_insert(ServiceChange, objects=changes)
+    network_deliveries_new(provider=provider, changes=changes)

@@ -5,9 +5,10 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from accounts.models import Contract
+from accounts.models import Contract, Provider
 
 from .models import InvoiceCounter, LedgerEntry, ServicePeriod
+from .recompute import contracts_recompute
 from .services import LineSpec, invoice_issue, invoices_settle, ledger_record
 
 # Seed 001's invoice list starts at Factura Nº 18154.
@@ -83,3 +84,19 @@ def postpaid_history_seed(*, contract: Contract, months: int = 6) -> None:
                 occurred_on=paid_on,
             )
             invoices_settle(credits=[(contract.pk, price)])
+
+
+def vigencias_backed_and_recomputed(*, provider: Provider) -> None:
+    """The demo's unclaimed contracts were given a vigencia: a period behind each, then
+    the recompute (so one whose vigencia passed shows suspended, as it would be)."""
+    for contract in Contract.objects.filter(
+        provider=provider, paid_until__isnull=False, periods__isnull=True
+    ).select_related("plan"):
+        ServicePeriod.objects.create(
+            contract=contract,
+            plan=contract.plan,
+            starts_on=contract.paid_until - datetime.timedelta(days=contract.plan.period_days),
+            ends_on=contract.paid_until,
+            description=f"{contract.plan.name} {contract.plan.period_days} días",
+        )
+    contracts_recompute(provider=provider)

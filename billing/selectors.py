@@ -1,13 +1,15 @@
 """Reads of billing, scoped to the subscriber's own contracts."""
 
+import datetime
 from decimal import Decimal
 
 from django.db.models import F, QuerySet, Sum, Window
 
 from accounts.models import Contract, User
 from core.money import money_quantize
+from plans.models import Plan
 
-from .models import Invoice, LedgerEntry
+from .models import Invoice, LedgerEntry, ServiceChange, ServicePeriod
 
 
 def ledger_balance(*, contract: Contract) -> Decimal:
@@ -48,4 +50,27 @@ def invoice_for_user(*, user: User, number: int) -> Invoice | None:
         Invoice.objects.select_related("contract", "provider")
         .filter(provider_id=user.provider_id, number=number, contract__user=user)
         .first()
+    )
+
+
+def service_next_plan(*, contract: Contract) -> tuple[Plan, datetime.date] | None:
+    """The next plan the contract switches to and the day it does: the first period it
+    bought that starts after today (on the ISP's calendar) with a plan other than the one
+    in effect. None when every later period is of the same plan, or there is none."""
+    period = (
+        ServicePeriod.objects.filter(contract=contract, starts_on__gt=contract.provider.today())
+        .exclude(plan_id=contract.plan_id)
+        .select_related("plan")
+        .order_by("starts_on", "pk")
+        .first()
+    )
+    return None if period is None else (period.plan, period.starts_on)
+
+
+def service_changes_recent(*, contract: Contract, limit: int = 5) -> list[ServiceChange]:
+    """The contract's last service changes, newest first, with the plan each one left."""
+    return list(
+        ServiceChange.objects.filter(contract=contract)
+        .select_related("plan_to")
+        .order_by("-created_at", "-pk")[:limit]
     )

@@ -8,7 +8,12 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
-from billing.selectors import invoice_last, ledger_balance
+from billing.selectors import (
+    invoice_last,
+    ledger_balance,
+    service_changes_recent,
+    service_next_plan,
+)
 from core.tenancy import request_contracts
 from payments.selectors import payments_pending_for
 from payments.services import promise_eligibility
@@ -37,8 +42,16 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def services(request: HttpRequest) -> HttpResponse:
-    """Servicios: the contracted plan."""
-    return render(request, "portal/services.html")
+    """Servicios: the plan in effect, the next one when a bought period of another plan
+    starts later, and the last service changes (suspended, reactivated, plan changed)."""
+    _contracts, contract = request_contracts(request)
+    context = {}
+    if contract is not None:
+        next_plan = service_next_plan(contract=contract)
+        if next_plan is not None:
+            context["next_plan"], context["next_plan_starts_on"] = next_plan
+        context["service_changes"] = service_changes_recent(contract=contract)
+    return render(request, "portal/services.html", context)
 
 
 UPCOMING_PAGES = {

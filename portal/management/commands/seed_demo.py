@@ -8,7 +8,11 @@ from django.db import transaction
 
 from accounts.models import Contract, Provider, User
 from accounts.roles import ISP_ADMIN_ROLE, SUPPORT_ROLE
-from billing.demo import postpaid_history_seed, prepaid_history_seed
+from billing.demo import (
+    postpaid_history_seed,
+    prepaid_history_seed,
+    vigencias_backed_and_recomputed,
+)
 from core.phones import phone_normalize
 from payments.models import GatewayAccount
 from plans.models import Plan, Zone
@@ -199,6 +203,7 @@ class Command(BaseCommand):
                     postpaid_history_seed(contract=contract)
                 login = f"{username} (o {user.email})" if user.email else username
                 lines.append(f"  Ingresar:        Cuenta {login} / Contraseña {password}")
+            vigencias_backed_and_recomputed(provider=provider)
             for number, _holder, _address, phone, *_rest in spec["contracts"]:
                 contract = Contract.objects.get(provider=provider, number=number)
                 if contract.user_id is None:

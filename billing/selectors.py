@@ -71,5 +71,6 @@ def service_changes_recent(*, contract: Contract, limit: int = 5) -> list[Servic
     """The contract's last service changes, newest first, with the plan each one left."""
     return list(
         ServiceChange.objects.filter(contract=contract)
+        .select_related("plan_to")
         .order_by("-created_at", "-pk")[:limit]
     )

@@ -24,7 +24,7 @@ pytestmark = [
 ]
 
 
-def _worker_started(settings, *pool):
+def _worker_started(settings, *pool, extra_env=None):
     db = connection.settings_dict
     env = {
         **os.environ,
@@ -33,6 +33,7 @@ def _worker_started(settings, *pool):
         "REDIS_URL": settings.REDIS_URL,
         "CACHE_URL": settings.CACHE_URL,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),  # uploaded files are read from there
+        **(extra_env or {}),
     }
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [

@@ -1,11 +1,12 @@
 #!/bin/sh
-# Celery beat: run exactly one, it enqueues CELERY_BEAT_SCHEDULE for the workers.
-#   BEAT_SCHEDULE_FILE  where beat keeps its state (default /tmp/celerybeat-schedule)
+# Celery beat: it enqueues the periodic jobs for the workers. The schedule lives in the
+# database (django-celery-beat: staff see, pause and run jobs in the admin, "Periodic
+# tasks"); CELERY_BEAT_SCHEDULE is written there at start. Run one; a second one started
+# by mistake waits as a standby and sends nothing while the first leads (core.beat).
 #   LOG_LEVEL           default INFO
 # Extra arguments are passed to `celery beat`.
 set -eu
 
 exec celery -A portal beat \
     --loglevel "${LOG_LEVEL:-INFO}" \
-    --schedule "${BEAT_SCHEDULE_FILE:-/tmp/celerybeat-schedule}" \
     "$@"

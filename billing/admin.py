@@ -42,6 +42,7 @@ from .models import (
     ServicePeriod,
 )
 from .network import network_deliveries_resend, network_secret_new
+from .recompute import contracts_recompute
 from .services import (
     BillingError,
     LineSpec,
@@ -462,12 +463,15 @@ class ContractAdmin(TenantAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         order = getattr(request, "_service_order", None)
-        if order is not None:
-            try:
-                service_orders_apply(orders=[order], actor=request.user)
-            except BillingError as error:
-                # Checked by the form already; kept as the service's last word.
-                raise ValidationError(str(error)) from error
+        if order is None:
+            # A billing mode changed, say: the service follows now, not at the next run.
+            contracts_recompute(contract_ids=[form.instance.pk], cause=ServiceChange.Reason.STAFF)
+            return
+        try:
+            service_orders_apply(orders=[order], actor=request.user)
+        except BillingError as error:
+            # Checked by the form already; kept as the service's last word.
+            raise ValidationError(str(error)) from error
 
     def get_urls(self):
         # Before the model's own URLs: "<path:object_id>/" would take "importar/".

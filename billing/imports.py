@@ -38,7 +38,8 @@ from core.locks import rows_locked
 from core.phones import phone_normalize
 from plans.models import Plan, Zone
 
-from .models import ServiceHold
+from .models import ServiceChange, ServiceHold
+from .recompute import contracts_recompute
 from .services import ServiceOrder, service_orders_apply
 
 CONTRACT_IMPORTED = audit_action(
@@ -473,6 +474,12 @@ def _changes_apply(
         ]
     )
     service_orders_apply(orders=orders, actor=actor)
+    # Contracts changed otherwise (a billing mode, say) follow now, not at the next run.
+    ordered = {order.contract.pk for order in orders}
+    contracts_recompute(
+        contract_ids=[contract.pk for contract, _changes in audited if contract.pk not in ordered],
+        cause=ServiceChange.Reason.STAFF,
+    )
     # The old number of a claimed contract hears that its codes go elsewhere now.
     contracts_phone_changed_notify(
         changes=[

@@ -19,7 +19,6 @@ import json
 import logging
 import secrets
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 
 import requests
@@ -154,11 +153,15 @@ def network_deliveries_send(
     pending = NetworkDelivery.objects.filter(status=NetworkDelivery.Status.PENDING)
     if provider_id is not None:
         pending = pending.filter(provider_id=provider_id)
-    by_place: dict[tuple, list[NetworkDelivery]] = defaultdict(list)
-    for delivery in pending.select_related("hook", "router").order_by("pk")[:BATCH]:
-        by_place[(delivery.hook_id, delivery.router_id)].append(delivery)
+    places = pending.order_by().values_list("hook_id", "router_id").distinct()
     delivered = 0
-    for deliveries in by_place.values():
+    # Each place on its own: one that fails does not hold back another.
+    for hook_id, router_id in list(places):
+        deliveries = (
+            pending.filter(hook_id=hook_id, router_id=router_id)
+            .select_related("hook", "router")
+            .order_by("pk")[:BATCH]
+        )
         for delivery in deliveries:
             if delivery.next_attempt_at > now or not _leased(delivery, now=now):
                 break  # its place waits: what comes after it must not overtake it

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Contract, Provider, User
-from billing.models import Invoice, LedgerEntry, ServiceChange
+from billing.models import Invoice, LedgerEntry, ServiceChange, ServiceHold
 from billing.recompute import contracts_recompute
 from billing.services import (
     Extension,
@@ -653,6 +653,11 @@ def promise_eligibility(*, contract: Contract) -> str | None:
     # A contract suspended for want of credit needs a promise most; one suspended by the
     # ISP or cancelled gets none.
     if provider.promises_per_period == 0 or contract.status == Contract.Status.CANCELLED:
+        return None
+    if (
+        contract.status == Contract.Status.SUSPENDED
+        and ServiceHold.objects.filter(contract=contract, lifted_at=None).exists()
+    ):
         return None
     today = provider.today()
     if contract.promise_until and contract.promise_until >= today:

@@ -260,3 +260,14 @@ def test_a_contract_without_an_ip_address_is_not_sent_to_the_router(contract, ro
     contract.save()
     _suspend_at_midnight()
     assert not NetworkDelivery.objects.exists()
+
+
+def test_a_failing_webhook_does_not_hold_back_the_router(contract, hook, router, httpserver):
+    httpserver.expect_request("/antena").respond_with_data("no", status=500)
+    _suspend_at_midnight()
+    network_deliveries_send(now=timezone.now())
+    assert [(entry["list"], entry["address"]) for entry in router.address_list] == [
+        ("morosos", "10.20.0.15")
+    ]
+    statuses = dict(NetworkDelivery.objects.values_list("router_id", "status"))
+    assert statuses == {None: "pending", Router.objects.get().pk: "delivered"}

@@ -284,3 +284,20 @@ def test_one_isp_at_a_time_when_asked():
         assert contracts_recompute(provider=kona.provider) == 1
     other.refresh_from_db()
     assert other.status == "active"
+
+
+def test_a_promise_is_offered_to_a_contract_cut_for_want_of_credit_not_to_one_held():
+    from payments.services import promise_eligibility
+
+    contract = _contract()
+    staff = UserFactory(provider=contract.provider, is_staff=True)
+    with time_machine.travel(datetime.datetime(2026, 12, 5, 18, 0, tzinfo=UTC), tick=False):
+        contracts_recompute()
+        contract.refresh_from_db()
+        assert contract.status == "suspended"
+        assert promise_eligibility(contract=contract) is not None
+        service_orders_apply(
+            orders=[ServiceOrder(contract=contract, held=True, reason="Fraude")], actor=staff
+        )
+        contract.refresh_from_db()
+        assert promise_eligibility(contract=contract) is None

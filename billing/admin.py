@@ -622,6 +622,9 @@ class RouterAdmin(TenantAdmin):
     list_select_related = ["provider", "zone"]
     audit_hidden_fields = ("password",)
 
+    def audit_note(self, request, form) -> str:
+        return _("contraseña reemplazada") if form.cleaned_data.get("password") else ""
+
 
 @admin.register(ServiceChange)
 class ServiceChangeAdmin(ReadOnlyAdmin):
@@ -681,7 +684,7 @@ class NetworkDeliveryAdmin(ReadOnlyAdmin):
 
     @admin.action(description=gettext_lazy("Reenviar"), permissions=["resend"])
     def resend(self, request, queryset):
-        count = network_deliveries_resend(deliveries=list(queryset))
+        count = network_deliveries_resend(deliveries=list(queryset), actor=request.user)
         self.message_user(
             request,
             _("%(count)s entregas se enviarán de nuevo.") % {"count": count},

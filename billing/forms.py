@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Contract
 from core.admin import TenantRawIdWidget
+from core.dates import FIRST_YEAR, LAST_YEAR, year_accepted
 
 from .models import Invoice, LedgerEntry, ServiceHold
 from .services import ServiceOrder
@@ -140,7 +141,13 @@ class ContractAdminForm(forms.ModelForm):
         data = super().clean()
         vigencia = data.get("vigencia")
         paid_until = self.instance.paid_until if self.instance.pk else None
-        if vigencia and paid_until and vigencia <= paid_until:
+        if vigencia and not year_accepted(vigencia):
+            self.add_error(
+                "vigencia",
+                _("Indica una fecha entre los años %(first)s y %(last)s.")
+                % {"first": FIRST_YEAR, "last": LAST_YEAR},
+            )
+        elif vigencia and paid_until and vigencia <= paid_until:
             self.add_error(
                 "vigencia",
                 _("La vigencia ya llega al %(date)s: indica una fecha posterior.")

@@ -236,7 +236,10 @@ def _rows_validate(
             "billing_mode": value["billing_mode"],
         }
         if "ip_address" in value:
-            values["ip_address"] = value["ip_address"] or None
+            # As the database gives it back (2001:DB8::1 is 2001:db8::1), so that the
+            # same file imported again changes nothing.
+            address = value["ip_address"]
+            values["ip_address"] = str(ipaddress.ip_address(address)) if address else None
         rows.append(
             _ContractRow(
                 line=line,
@@ -341,11 +344,12 @@ def _row_problems(
 
 
 def _is_ip_address(text: str) -> bool:
+    """An IPv4 or IPv6 address the database can keep (no zone such as %eth0)."""
     try:
         ipaddress.ip_address(text)
     except ValueError:
         return False
-    return True
+    return "%" not in text
 
 
 def _is_date(text: str) -> bool:

@@ -15,6 +15,7 @@ out (receivers tell repeats by `webhook-id`).
 
 import base64
 import datetime
+import ipaddress
 import json
 import logging
 import secrets
@@ -23,11 +24,15 @@ from collections.abc import Sequence
 
 import requests
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from standardwebhooks.webhooks import Webhook
 
 from accounts.models import Contract, Provider
+from core.audit import audit_action, audit_entries_record, audit_entry_new
+from core.bulk import rows_insert
 from core.crypto import SecretsUnreadable
 from core.outbox import outbox_enqueue, outbox_task
 from plans.models import Plan
@@ -36,6 +41,8 @@ from .models import NetworkDelivery, NetworkHook, Router, ServiceChange
 from .routeros import RouterAccess, RouterError, router_event_apply
 
 logger = logging.getLogger(__name__)
+
+DELIVERY_RESENT = audit_action("network.resent", gettext_lazy("Evento reenviado a la red"))
 
 # A delivery being sent is not taken by another worker for this long.
 LEASE = datetime.timedelta(seconds=60)
@@ -110,7 +117,8 @@ def network_deliveries_new(*, provider: Provider, changes: Sequence[ServiceChang
         if hook is not None:
             places.append({"hook_id": hook.pk})
         router = routers.get(zone_id) or routers.get(None)
-        if router is not None and ip_address:
+        # Address lists and queues are told IPv4 addresses (RouterOS keeps IPv6 apart).
+        if router is not None and ip_address and ipaddress.ip_address(ip_address).version == 4:
             places.append({"router_id": router.pk})
         for place in places:
             deliveries.append(
@@ -124,7 +132,7 @@ def network_deliveries_new(*, provider: Provider, changes: Sequence[ServiceChang
                     **place,
                 )
             )
-    NetworkDelivery.objects.bulk_create(deliveries, batch_size=500)
+    rows_insert(NetworkDelivery, objects=deliveries)
     if deliveries:
         outbox_enqueue(task=network_deliveries_send_soon, kwargs={"provider_id": provider.pk})
     return len(deliveries)
@@ -136,7 +144,7 @@ def network_deliveries_send_soon(*, provider_id: int) -> None:
     network_deliveries_send(provider_id=provider_id)
 
 
-def network_retry_wait(attempts: int) -> datetime.timedelta:
+def network_retry_wait(*, attempts: int) -> datetime.timedelta:
     """The wait after the `attempts`-th failure: doubling each time, the waits between the
     NETWORK_DELIVERY_ATTEMPTS attempts adding up to NETWORK_DELIVERY_SPAN seconds."""
     total = settings.NETWORK_DELIVERY_ATTEMPTS
@@ -165,17 +173,32 @@ def network_deliveries_send(
         for delivery in deliveries:
             if delivery.next_attempt_at > now or not _leased(delivery, now=now):
                 break  # its place waits: what comes after it must not overtake it
-            if not _delivered(delivery):
-                break
-            delivered += 1
+            if _delivered(delivery):
+                delivered += 1
+                continue
+            delivery.refresh_from_db(fields=["status"])
+            if delivery.status == NetworkDelivery.Status.PENDING:
+                break  # to be tried again: the place waits with it
     return delivered
 
 
-def network_deliveries_resend(*, deliveries: Sequence[NetworkDelivery]) -> int:
-    """Staff's "reenviar": send these again, as new, from now."""
+@transaction.atomic
+def network_deliveries_resend(*, deliveries: Sequence[NetworkDelivery], actor) -> int:
+    """Staff's "reenviar": send these again, as new, from now; audited."""
     ids = [delivery.pk for delivery in deliveries]
     count = NetworkDelivery.objects.filter(pk__any=ids).update(
         status=NetworkDelivery.Status.PENDING, attempts=0, next_attempt_at=timezone.now()
+    )
+    audit_entries_record(
+        entries=[
+            audit_entry_new(
+                action=DELIVERY_RESENT,
+                actor=actor,
+                target=delivery,
+                note=delivery.payload.get("type", ""),
+            )
+            for delivery in deliveries
+        ]
     )
     for provider_id in {delivery.provider_id for delivery in deliveries}:
         outbox_enqueue(task=network_deliveries_send_soon, kwargs={"provider_id": provider_id})
@@ -193,17 +216,18 @@ def _leased(delivery: NetworkDelivery, *, now: datetime.datetime) -> bool:
 
 def _delivered(delivery: NetworkDelivery) -> bool:
     """Send one leased delivery and record the outcome."""
+    place = delivery.hook or delivery.router
+    hopeless = False
     try:
+        if not place.is_active:
+            raise ValueError("the destination is no longer active")
         send = _webhook_post if delivery.hook is not None else _router_tell
         result = send(delivery)
         ok = True
-    except (
-        requests.RequestException,
-        RouterError,
-        SecretsUnreadable,
-        NetworkRefused,
-        ValueError,
-    ) as error:
+    except ValueError as error:
+        # What no retry mends (a deactivated place, a plan of 0 Mb): failed at once.
+        ok, hopeless, result = False, True, str(error)[:200]
+    except (requests.RequestException, RouterError, SecretsUnreadable, NetworkRefused) as error:
         ok, result = False, str(error)[:200]
     now = timezone.now()
     if ok:
@@ -211,10 +235,10 @@ def _delivered(delivery: NetworkDelivery) -> bool:
             status=NetworkDelivery.Status.DELIVERED, delivered_at=now, last_result=result
         )
         return True
-    gave_up = delivery.attempts >= settings.NETWORK_DELIVERY_ATTEMPTS
+    gave_up = hopeless or delivery.attempts >= settings.NETWORK_DELIVERY_ATTEMPTS
     NetworkDelivery.objects.filter(pk=delivery.pk).update(
         status=NetworkDelivery.Status.FAILED if gave_up else NetworkDelivery.Status.PENDING,
-        next_attempt_at=now + network_retry_wait(delivery.attempts),
+        next_attempt_at=now + network_retry_wait(attempts=delivery.attempts),
         last_result=result,
     )
     log = logger.error if gave_up else logger.warning

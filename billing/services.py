@@ -10,7 +10,7 @@ from typing import Required, TypedDict, Unpack
 
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 from accounts.models import Contract, Provider, User
 from core.audit import audit_action, audit_entries_record, audit_entry_new
 from core.bulk import rows_insert, rows_update
+from core.dates import FIRST_YEAR, LAST_YEAR, year_accepted
 from core.locks import rows_locked
 from core.models import AppendOnlyError
 from core.money import money_quantize
@@ -521,6 +522,11 @@ def service_orders_apply(*, orders: Sequence[ServiceOrder], actor: User | None) 
         contract = contracts[order.contract.pk]
         today = contract.provider.today()
         asked: dict[str, list] = {}
+        if order.vigencia is not None and not year_accepted(order.vigencia):
+            raise BillingError(
+                _("Indica una fecha entre los años %(first)s y %(last)s.")
+                % {"first": FIRST_YEAR, "last": LAST_YEAR}
+            )
         if order.vigencia is not None and (
             contract.paid_until is None or order.vigencia > contract.paid_until
         ):
@@ -552,7 +558,7 @@ def service_orders_apply(*, orders: Sequence[ServiceOrder], actor: User | None) 
             plan_changes.append((contract, order.plan, today))
             asked["plan"] = [contract.plan.name, order.plan.name]
         if order.cancelled is True and contract.status != Contract.Status.CANCELLED:
-            cancelled.append(contract.pk)
+            cancelled.append(contract)
             asked["status"] = [contract.status, Contract.Status.CANCELLED]
         elif order.cancelled is False and contract.status == Contract.Status.CANCELLED:
             restored.append(contract.pk)
@@ -572,13 +578,27 @@ def service_orders_apply(*, orders: Sequence[ServiceOrder], actor: User | None) 
     rows_insert(ServiceHold, objects=holds_new)
     ServiceHold.objects.filter(pk__any=holds_lifted).update(lifted_at=now, lifted_by=actor)
     changes = _plans_change(plan_changes=plan_changes, now=now)
+    for contract in cancelled:
+        # The network cuts a cancelled contract as it would a suspended one.
+        changes[contract.provider].append(
+            _service_change_new(
+                contract=contract,
+                event=ServiceChange.Event.SUSPENDED,
+                status_to=Contract.Status.CANCELLED,
+                plan_id=contract.plan_id,
+                now=now,
+            )
+        )
     for provider, records in changes.items():
         service_changes_record(provider=provider, changes=records)
-    Contract.objects.filter(pk__any=cancelled).update(
+    Contract.objects.filter(pk__any=[contract.pk for contract in cancelled]).update(
         status=Contract.Status.CANCELLED, updated_at=now
     )
-    # Back in service: active until the recompute below says otherwise.
-    Contract.objects.filter(pk__any=restored).update(status=Contract.Status.ACTIVE, updated_at=now)
+    # Back from cancelled as the network left it, cut: the recompute below restores the
+    # service, and tells it, if the contract has credit.
+    Contract.objects.filter(pk__any=restored).update(
+        status=Contract.Status.SUSPENDED, updated_at=now
+    )
     audit_entries_record(entries=audits)
     recorded = sum(len(records) for records in changes.values())
     return recorded + contracts_recompute(
@@ -588,25 +608,46 @@ def service_orders_apply(*, orders: Sequence[ServiceOrder], actor: User | None) 
 
 def _plans_change(
     *, plan_changes: list[tuple[Contract, Plan, datetime.date]], now: datetime.datetime
-) -> dict[Provider, list[ServiceChange]]:
-    """The new plan from today on: the contract's, and that of its periods still to run
-    (so the recompute agrees), each change recorded as staff's."""
-    records: dict[Provider, list[ServiceChange]] = defaultdict(list)
+) -> defaultdict[Provider, list[ServiceChange]]:
+    """The new plan from today on: the contract's, and that of its periods of the old plan
+    still to run (so the recompute agrees; a period of another plan the subscriber bought
+    keeps it). One UPDATE of each per new plan; each change recorded as staff's."""
+    records: defaultdict[Provider, list[ServiceChange]] = defaultdict(list)
+    by_plan: dict[int, list[tuple[Contract, datetime.date]]] = defaultdict(list)
     for contract, plan, today in plan_changes:
-        ServicePeriod.objects.filter(contract=contract, ends_on__gt=today).update(plan=plan)
-        Contract.objects.filter(pk=contract.pk).update(plan=plan, updated_at=now)
+        by_plan[plan.pk].append((contract, today))
         records[contract.provider].append(
-            ServiceChange(
-                provider_id=contract.provider_id,
-                contract_id=contract.pk,
+            _service_change_new(
+                contract=contract,
                 event=ServiceChange.Event.PLAN_CHANGED,
-                reason=ServiceChange.Reason.STAFF,
-                status_from=contract.status,
                 status_to=contract.status,
-                plan_from_id=contract.plan_id,
-                plan_to_id=plan.pk,
-                paid_until=contract.paid_until,
-                created_at=now,
+                plan_id=plan.pk,
+                now=now,
             )
         )
+    for plan_id, contracts in by_plan.items():
+        running = Q()
+        for contract, today in contracts:
+            running |= Q(contract_id=contract.pk, plan_id=contract.plan_id, ends_on__gt=today)
+        ServicePeriod.objects.filter(running).update(plan_id=plan_id)
+        Contract.objects.filter(pk__any=[contract.pk for contract, _today in contracts]).update(
+            plan_id=plan_id, updated_at=now
+        )
     return records
+
+
+def _service_change_new(
+    *, contract: Contract, event: str, status_to: str, plan_id: int, now: datetime.datetime
+) -> ServiceChange:
+    return ServiceChange(
+        provider_id=contract.provider_id,
+        contract_id=contract.pk,
+        event=event,
+        reason=ServiceChange.Reason.STAFF,
+        status_from=contract.status,
+        status_to=status_to,
+        plan_from_id=contract.plan_id,
+        plan_to_id=plan_id,
+        paid_until=contract.paid_until,
+        created_at=now,
+    )

@@ -168,7 +168,8 @@ class TenantAdminMixin(TenantFieldsMixin):
         for name in self.audit_hidden_fields:
             if name in changes:
                 changes[name] = [HIDDEN_VALUE, HIDDEN_VALUE]
-        if change and not changes:
+        note = self.audit_note(request, form)
+        if change and not changes and not note:
             return
         audit_entries_record(
             entries=[
@@ -177,7 +178,7 @@ class TenantAdminMixin(TenantFieldsMixin):
                     actor=request.user,
                     target=obj,
                     changes=changes,
-                    note=self.audit_note(request, form),
+                    note=note,
                 )
             ]
         )

@@ -1,11 +1,12 @@
-"""Contracts written before the recompute existed get what it derives them from: an
-opening service period for a vigencia with no period behind it, and a hold for a
-suspension that credit does not explain (every suspension then was staff's)."""
+"""Contracts written before the recompute existed get what it derives them from: a
+service period for a vigencia no period reaches (given in the admin or an import), and a
+hold for a suspension that credit does not explain (every suspension then was staff's)."""
 
 import datetime
 import zoneinfo
 
 from django.db import migrations
+from django.db.models import Max
 from django.utils import timezone
 
 
@@ -13,15 +14,21 @@ def forwards(apps, schema_editor):
     Contract = apps.get_model("accounts", "Contract")
     ServicePeriod = apps.get_model("billing", "ServicePeriod")
     ServiceHold = apps.get_model("billing", "ServiceHold")
-    with_periods = set(ServicePeriod.objects.values_list("contract_id", flat=True).distinct())
+    periods_end = dict(
+        ServicePeriod.objects.values("contract_id")
+        .annotate(end=Max("ends_on"))
+        .values_list("contract_id", "end")
+    )
     periods, holds = [], []
     for contract in Contract.objects.select_related("plan", "provider").iterator():
-        if contract.paid_until and contract.pk not in with_periods:
+        end = periods_end.get(contract.pk)
+        if contract.paid_until and (end is None or contract.paid_until > end):
             periods.append(
                 ServicePeriod(
                     contract_id=contract.pk,
                     plan_id=contract.plan_id,
-                    starts_on=contract.paid_until
+                    starts_on=end
+                    or contract.paid_until
                     - datetime.timedelta(days=max(1, contract.plan.period_days)),
                     ends_on=contract.paid_until,
                     description="Vigencia inicial",

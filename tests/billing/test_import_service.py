@@ -133,3 +133,15 @@ def test_a_wrong_ip_address_is_named_on_its_line_and_nothing_is_imported():
         "línea 2: ip_address «10.20.0.999» no es una dirección IP válida."
     ]
     assert not Contract.objects.exists()
+
+
+@time_machine.travel(NOON, tick=False)
+def test_an_ipv6_address_is_kept_as_written_back_and_a_zone_is_refused():
+    header = HEADER + ",ip_address"
+    _import(_line(extra=",2001:DB8::1"), header=header)
+    report = _import(_line(extra=",2001:DB8::1"), header=header)
+    assert report.unchanged == 1
+    assert Contract.objects.get().ip_address == "2001:db8::1"
+
+    raw = "\n".join([header, _line(extra=",fe80::1%eth0")]).encode()
+    assert len(contracts_import(rows_file=io.BytesIO(raw)).errors) == 1

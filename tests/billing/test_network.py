@@ -121,7 +121,7 @@ def test_a_failing_endpoint_is_tried_again_after_growing_waits_and_gets_the_even
         )
         # Not again before its wait is over.
         wait = delivery.next_attempt_at - timezone.now()
-        assert wait > network_retry_wait(attempt) - datetime.timedelta(seconds=5)
+        assert wait > network_retry_wait(attempts=attempt) - datetime.timedelta(seconds=5)
         assert network_deliveries_send(now=timezone.now()) == 0
         assert len(httpserver.log) == attempt
         now = delivery.next_attempt_at
@@ -135,7 +135,7 @@ def test_a_failing_endpoint_is_tried_again_after_growing_waits_and_gets_the_even
 def test_the_waits_double_and_add_up_to_the_span(settings):
     settings.NETWORK_DELIVERY_ATTEMPTS = 12
     settings.NETWORK_DELIVERY_SPAN = 24 * 60 * 60
-    waits = [network_retry_wait(attempt) for attempt in range(1, 12)]
+    waits = [network_retry_wait(attempts=attempt) for attempt in range(1, 12)]
     assert round(waits[0].total_seconds()) == 42
     assert abs(waits[5] - 32 * waits[0]) < datetime.timedelta(milliseconds=1)
     total = sum(waits, datetime.timedelta())
@@ -271,3 +271,63 @@ def test_a_failing_webhook_does_not_hold_back_the_router(contract, hook, router,
     ]
     statuses = dict(NetworkDelivery.objects.values_list("router_id", "status"))
     assert statuses == {None: "pending", Router.objects.get().pk: "delivered"}
+
+
+def test_an_ipv6_contract_is_not_sent_to_the_router(contract, router):
+    contract.ip_address = "2001:db8::15"
+    contract.save()
+    _suspend_at_midnight()
+    assert not NetworkDelivery.objects.exists()
+
+
+def test_a_delivery_to_a_deactivated_webhook_fails_at_once(contract, hook, httpserver):
+    _suspend_at_midnight()
+    NetworkHook.objects.update(is_active=False)
+    network_deliveries_send(now=timezone.now())
+    delivery = NetworkDelivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("failed", 1)
+    assert httpserver.log == []
+
+
+def test_replacing_only_the_secret_is_audited_without_the_secret(
+    client, contract, hook, admin_without_totp
+):
+    from accounts.roles import ISP_ADMIN_ROLE
+    from core.models import AuditEntry
+    from tests.factories import staff_of
+
+    client.force_login(staff_of(contract.provider, ISP_ADMIN_ROLE))
+    secret = network_secret_new()
+    response = client.post(
+        f"/admin/billing/networkhook/{hook.pk}/change/",
+        {
+            "provider": contract.provider.pk,
+            "url": hook.url,
+            "secret": secret,
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 302
+    hook.refresh_from_db()
+    assert hook.secret == secret
+    entry = AuditEntry.objects.get(action="admin.changed")
+    assert entry.note == "secreto reemplazado"
+    assert secret not in str(entry.changes)
+
+
+def test_a_secret_that_is_not_one_is_refused_and_nothing_changes(
+    client, contract, hook, admin_without_totp
+):
+    from accounts.roles import ISP_ADMIN_ROLE
+    from tests.factories import staff_of
+
+    client.force_login(staff_of(contract.provider, ISP_ADMIN_ROLE))
+    before = hook.secret_encrypted
+    response = client.post(
+        f"/admin/billing/networkhook/{hook.pk}/change/",
+        {"provider": contract.provider.pk, "url": hook.url, "secret": "hola", "is_active": "on"},
+    )
+    assert response.status_code == 200
+    assert "Un secreto es whsec_" in response.text
+    hook.refresh_from_db()
+    assert hook.secret_encrypted == before

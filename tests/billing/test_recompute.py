@@ -301,3 +301,55 @@ def test_a_promise_is_offered_to_a_contract_cut_for_want_of_credit_not_to_one_he
         )
         contract.refresh_from_db()
         assert promise_eligibility(contract=contract) is None
+
+
+def test_a_cancellation_is_told_as_a_cut_and_its_undoing_restores_a_contract_with_credit():
+    contract = _contract()
+    with time_machine.travel(datetime.datetime(2026, 11, 20, 18, 0, tzinfo=UTC), tick=False):
+        service_orders_apply(orders=[ServiceOrder(contract=contract, cancelled=True)], actor=None)
+        contract.refresh_from_db()
+        assert contract.status == "cancelled"
+        service_orders_apply(orders=[ServiceOrder(contract=contract, cancelled=False)], actor=None)
+    contract.refresh_from_db()
+    assert contract.status == "active"
+    changes = ServiceChange.objects.filter(contract=contract).order_by("pk")
+    assert list(changes.values_list("event", "status_to")) == [
+        ("contract.suspended", "cancelled"),
+        ("contract.reactivated", "active"),
+    ]
+
+
+def test_staff_changing_the_plan_keep_a_later_plan_the_subscriber_bought():
+    contract = _contract()
+    avanzado = PlanFactory(provider=contract.provider, name="Plan Avanzado")
+    intermedio = PlanFactory(provider=contract.provider, name="Plan Intermedio")
+    ServicePeriod.objects.create(
+        contract=contract,
+        plan=avanzado,
+        starts_on=VIGENCIA,
+        ends_on=VIGENCIA + datetime.timedelta(days=30),
+        description="comprado",
+    )
+    with time_machine.travel(datetime.datetime(2026, 11, 20, 18, 0, tzinfo=UTC), tick=False):
+        contracts_recompute()
+        service_orders_apply(orders=[ServiceOrder(contract=contract, plan=intermedio)], actor=None)
+        contract.refresh_from_db()
+        assert contract.plan == intermedio
+    plans = list(
+        ServicePeriod.objects.filter(contract=contract)
+        .order_by("starts_on")
+        .values_list("plan__name", flat=True)
+    )
+    assert plans == ["Plan Intermedio", "Plan Avanzado"]
+
+
+def test_a_vigencia_outside_the_accepted_years_is_refused():
+    from billing.services import BillingError
+
+    contract = _contract()
+    with pytest.raises(BillingError):
+        service_orders_apply(
+            orders=[ServiceOrder(contract=contract, vigencia=datetime.date(9999, 12, 31))],
+            actor=None,
+        )
+    assert ServicePeriod.objects.filter(contract=contract).count() == 1

@@ -6,6 +6,8 @@ a ledger entry with who and why.
 
 import base64
 import binascii
+import json
+import uuid
 
 from django import forms
 from django.contrib import admin, messages
@@ -41,7 +43,7 @@ from .models import (
     ServiceHold,
     ServicePeriod,
 )
-from .network import network_deliveries_resend, network_secret_new
+from .network import network_deliveries_resend, network_event_body, network_secret_new
 from .recompute import contracts_recompute
 from .services import (
     BillingError,
@@ -651,13 +653,13 @@ class NetworkDeliveryAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["status"]
     list_select_related = ["change__contract", "hook", "router"]
-    search_fields = ["message_id", "change__contract__number"]
+    search_fields = ["change__contract__number"]
     readonly_fields = [
         "message_id",
         "change",
         "hook",
         "router",
-        "payload",
+        "body",
         "status",
         "attempts",
         "next_attempt_at",
@@ -669,7 +671,20 @@ class NetworkDeliveryAdmin(ReadOnlyAdmin):
 
     @admin.display(description=gettext_lazy("evento"))
     def event(self, delivery: NetworkDelivery) -> str:
-        return delivery.payload.get("type", "")
+        return delivery.change.event
+
+    @admin.display(description=gettext_lazy("contenido"))
+    def body(self, delivery: NetworkDelivery) -> str:
+        return json.dumps(network_event_body(change=delivery.change), ensure_ascii=False)
+
+    def get_search_results(self, request, queryset, search_term):
+        """A `webhook-id` from the ISP's logs finds its delivery."""
+        if search_term.startswith("msg_"):
+            try:
+                return queryset.filter(uuid=uuid.UUID(search_term.removeprefix("msg_"))), False
+            except ValueError:
+                return queryset.none(), False
+        return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description=gettext_lazy("contrato"))
     def contract(self, delivery: NetworkDelivery) -> str:

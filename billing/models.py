@@ -1,6 +1,7 @@
 """The append-only ledger, invoices with gapless numbers, and prepaid service periods."""
 
 import datetime
+import uuid
 from decimal import Decimal
 
 from django.conf import settings
@@ -267,7 +268,12 @@ class ServiceHold(models.Model):
 
 class ServiceChange(AppendOnlyModel):
     """A change of a contract's service status or plan, with why: what the subscriber sees
-    on Servicios, staff in the admin, and the ISP's network hears."""
+    on Servicios, staff in the admin, and the ISP's network hears.
+
+    Written by the recompute, tens of thousands at a heavy midnight: its foreign keys have
+    no database constraint (as AuditEntry's), whose checks at commit cost a tenth of the
+    run (docs/performance.md, "Recompute"); Django's PROTECT still guards deletes.
+    """
 
     class Reason(models.TextChoices):
         NO_CREDIT = "sin_credito", _("sin crédito")
@@ -282,13 +288,20 @@ class ServiceChange(AppendOnlyModel):
         PLAN_CHANGED = "contract.plan_changed", _("cambio de plan")
 
     provider = models.ForeignKey(
-        Provider, verbose_name=_("proveedor"), on_delete=models.PROTECT, related_name="+"
+        Provider,
+        verbose_name=_("proveedor"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     contract = models.ForeignKey(
         Contract,
         verbose_name=_("contrato"),
         on_delete=models.PROTECT,
         related_name="service_changes",
+        db_constraint=False,
+        # (contract, -created_at) below serves every lookup by contract.
+        db_index=False,
     )
     event = models.CharField(_("evento"), max_length=24, choices=Event.choices)
     reason = models.CharField(_("motivo"), max_length=12, choices=Reason.choices)
@@ -301,9 +314,14 @@ class ServiceChange(AppendOnlyModel):
         null=True,
         blank=True,
         related_name="+",
+        db_constraint=False,
     )
     plan_to = models.ForeignKey(
-        Plan, verbose_name=_("plan después"), on_delete=models.PROTECT, related_name="+"
+        Plan,
+        verbose_name=_("plan después"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     paid_until = models.DateField(_("vigencia"), null=True, blank=True)
     created_at = models.DateTimeField(_("fecha"), default=timezone.now)
@@ -397,7 +415,12 @@ class Router(models.Model):
 
 class NetworkDelivery(models.Model):
     """One service change told to one place of the ISP's network (its webhook or a
-    router), retried with growing waits until it is taken or the span runs out."""
+    router), retried with growing waits until it is taken or the span runs out.
+
+    The event's body is made from the change when sent (`network.network_event_body`):
+    the change is append-only, so every retry sends the same event. Like ServiceChange,
+    written by the thousand: no database constraints on its foreign keys.
+    """
 
     class Status(models.TextChoices):
         PENDING = "pending", _("pendiente")
@@ -405,14 +428,20 @@ class NetworkDelivery(models.Model):
         FAILED = "failed", _("fallido")
 
     provider = models.ForeignKey(
-        Provider, verbose_name=_("proveedor"), on_delete=models.PROTECT, related_name="+"
+        Provider,
+        verbose_name=_("proveedor"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     change = models.ForeignKey(
         ServiceChange,
         verbose_name=_("cambio de servicio"),
         on_delete=models.PROTECT,
         related_name="deliveries",
+        db_constraint=False,
     )
+    # A handful of places per ISP: found through (status, next_attempt_at), not indexed.
     hook = models.ForeignKey(
         NetworkHook,
         verbose_name=_("webhook"),
@@ -420,6 +449,8 @@ class NetworkDelivery(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     router = models.ForeignKey(
         Router,
@@ -428,9 +459,10 @@ class NetworkDelivery(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
-    message_id = models.CharField(_("webhook-id"), max_length=40, unique=True)
-    payload = models.JSONField(_("contenido"))
+    uuid = models.UUIDField(_("webhook-id"), unique=True, default=uuid.uuid4, editable=False)
     status = models.CharField(
         _("estado"), max_length=10, choices=Status.choices, default=Status.PENDING
     )
@@ -454,3 +486,8 @@ class NetworkDelivery(models.Model):
 
     def __str__(self) -> str:
         return self.message_id
+
+    @property
+    def message_id(self) -> str:
+        """`webhook-id`: the same on every retry of the event."""
+        return f"msg_{self.uuid.hex}"

@@ -35,7 +35,6 @@ from core.audit import audit_action, audit_entries_record, audit_entry_new
 from core.bulk import rows_insert
 from core.crypto import SecretsUnreadable
 from core.outbox import outbox_enqueue, outbox_task
-from plans.models import Plan
 
 from .models import NetworkDelivery, NetworkHook, Router, ServiceChange
 from .routeros import RouterAccess, RouterError, router_event_apply
@@ -61,16 +60,17 @@ def network_secret_new() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def network_event_body(
-    *, change: ServiceChange, provider: Provider, contract_number: str, ip_address, plan: Plan
-) -> dict:
-    """The event as the ISP's network receives it (README, "ISP network events")."""
+def network_event_body(*, change: ServiceChange) -> dict:
+    """The event as the ISP's network receives it (README, "ISP network events"): from
+    the change (with its contract, ISP and plan loaded), the same on every retry but for
+    the contract's IP address, which is the current one."""
+    plan = change.plan_to
     return {
         "type": change.event,
         "timestamp": change.created_at.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "data": {
-            "provider": provider.code,
-            "contract": contract_number,
+            "provider": change.contract.provider.code,
+            "contract": change.contract.number,
             "status": STATUS_NAMES[change.status_to],
             "reason": change.reason,
             "plan": {
@@ -79,14 +79,14 @@ def network_event_body(
                 "upload_mbps": plan.upload_mbps,
             },
             "paid_until": change.paid_until.isoformat() if change.paid_until else None,
-            "ip_address": ip_address,
+            "ip_address": change.contract.ip_address,
         },
     }
 
 
 def network_deliveries_new(*, provider: Provider, changes: Sequence[ServiceChange]) -> int:
     """Write what the ISP's network must hear of `changes` (recorded already), and have it
-    sent after the commit. A router hears only of contracts with an IP address."""
+    sent after the commit. A router hears only of contracts with an IPv4 address."""
     if not changes:
         return 0
     hook = NetworkHook.objects.filter(provider=provider, is_active=True).first()
@@ -96,46 +96,39 @@ def network_deliveries_new(*, provider: Provider, changes: Sequence[ServiceChang
     }
     if hook is None and not routers:
         return 0
-    contracts = {
-        pk: (number, ip_address, zone_id)
-        for pk, number, ip_address, zone_id in Contract.objects.filter(
-            pk__any={change.contract_id for change in changes}
-        ).values_list("pk", "number", "ip_address", "zone_id")
-    }
-    plans = Plan.objects.in_bulk({change.plan_to_id for change in changes})
+    contracts = {}
+    if routers:
+        contracts = {
+            pk: (ip_address, zone_id)
+            for pk, ip_address, zone_id in Contract.objects.filter(
+                pk__any={change.contract_id for change in changes}
+            ).values_list("pk", "ip_address", "zone_id")
+        }
     deliveries = []
     for change in changes:
-        number, ip_address, zone_id = contracts[change.contract_id]
-        body = network_event_body(
-            change=change,
-            provider=provider,
-            contract_number=number,
-            ip_address=ip_address,
-            plan=plans[change.plan_to_id],
-        )
-        places: list[dict] = []
         if hook is not None:
-            places.append({"hook_id": hook.pk})
-        router = routers.get(zone_id) or routers.get(None)
-        # Address lists and queues are told IPv4 addresses (RouterOS keeps IPv6 apart).
-        if router is not None and ip_address and ipaddress.ip_address(ip_address).version == 4:
-            places.append({"router_id": router.pk})
-        for place in places:
-            deliveries.append(
-                NetworkDelivery(
-                    provider_id=provider.pk,
-                    change_id=change.pk,
-                    message_id=f"msg_{uuid.uuid4().hex}",
-                    payload=body,
-                    next_attempt_at=change.created_at,
-                    created_at=change.created_at,
-                    **place,
-                )
-            )
+            deliveries.append(_delivery_new(change, provider=provider, hook_id=hook.pk))
+        if routers:
+            ip_address, zone_id = contracts[change.contract_id]
+            router = routers.get(zone_id) or routers.get(None)
+            # Address lists and queues are told IPv4 addresses (RouterOS keeps IPv6 apart).
+            if router and ip_address and ipaddress.ip_address(ip_address).version == 4:
+                deliveries.append(_delivery_new(change, provider=provider, router_id=router.pk))
     rows_insert(NetworkDelivery, objects=deliveries)
     if deliveries:
         outbox_enqueue(task=network_deliveries_send_soon, kwargs={"provider_id": provider.pk})
     return len(deliveries)
+
+
+def _delivery_new(change: ServiceChange, *, provider: Provider, **place) -> NetworkDelivery:
+    return NetworkDelivery(
+        provider_id=provider.pk,
+        change_id=change.pk,
+        uuid=uuid.uuid4(),
+        next_attempt_at=change.created_at,
+        created_at=change.created_at,
+        **place,
+    )
 
 
 @outbox_task
@@ -167,7 +160,7 @@ def network_deliveries_send(
     for hook_id, router_id in list(places):
         deliveries = (
             pending.filter(hook_id=hook_id, router_id=router_id)
-            .select_related("hook", "router")
+            .select_related("hook", "router", "change__plan_to", "change__contract__provider")
             .order_by("pk")[:BATCH]
         )
         for delivery in deliveries:
@@ -195,7 +188,7 @@ def network_deliveries_resend(*, deliveries: Sequence[NetworkDelivery], actor) -
                 action=DELIVERY_RESENT,
                 actor=actor,
                 target=delivery,
-                note=delivery.payload.get("type", ""),
+                note=delivery.change.event,
             )
             for delivery in deliveries
         ]
@@ -257,7 +250,9 @@ class NetworkRefused(Exception):  # noqa: N818 (the receiver's answer, not our e
 
 
 def _webhook_post(delivery: NetworkDelivery) -> str:
-    body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False)
+    body = json.dumps(
+        network_event_body(change=delivery.change), separators=(",", ":"), ensure_ascii=False
+    )
     sent_at = timezone.now()
     signature = Webhook(delivery.hook.secret).sign(
         msg_id=delivery.message_id, timestamp=sent_at, data=body
@@ -281,7 +276,8 @@ def _webhook_post(delivery: NetworkDelivery) -> str:
 
 def _router_tell(delivery: NetworkDelivery) -> str:
     router = delivery.router
-    data = delivery.payload["data"]
+    event = network_event_body(change=delivery.change)
+    data = event["data"]
     router_event_apply(
         access=RouterAccess(
             host=router.host,
@@ -292,7 +288,7 @@ def _router_tell(delivery: NetworkDelivery) -> str:
             use_tls=router.use_tls,
             timeout=TIMEOUT_SECONDS,
         ),
-        event_type=delivery.payload["type"],
+        event_type=event["type"],
         address=data["ip_address"],
         comment=f"{data['provider']}-{data['contract']}",
         download_mbps=data["plan"]["download_mbps"],

@@ -165,7 +165,7 @@ def _isp(code: str, name: str) -> dict:
         plan_to=plan,
     )
     network_delivery = NetworkDelivery.objects.create(
-        provider=provider, change=change, hook=hook, message_id=f"msg_{name}", payload={}
+        provider=provider, change=change, hook=hook
     )
     # Jobs belong to no ISP: only platform staff reach them (BRAVO's stand for any).
     every = IntervalSchedule.objects.create(every=int(code), period=IntervalSchedule.SECONDS)

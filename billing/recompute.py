@@ -16,7 +16,6 @@ read its periods and holds by its id range, decide in Python, then write what ch
 import datetime
 import logging
 from collections.abc import Collection
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from django.conf import settings
@@ -50,12 +49,23 @@ class Facts(NamedTuple):
     held: bool
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     paid_until: datetime.date | None
     plan_id: int
     status: str
     status_reason: str
+
+
+# Plain strings: a recompute decides a million contracts, and an enum member is looked up
+# on every access.
+ACTIVE, SUSPENDED = Status.ACTIVE.value, Status.SUSPENDED.value
+POSTPAID = Contract.BillingMode.POSTPAID.value
+NO_CREDIT, PAYMENT, PROMISE, STAFF = (
+    Reason.NO_CREDIT.value,
+    Reason.PAYMENT.value,
+    Reason.PROMISE.value,
+    Reason.STAFF.value,
+)
 
 
 def service_decide(
@@ -70,24 +80,17 @@ def service_decide(
     `cause` names why a reactivation happened when the caller knows (a hold lifted).
     """
     paid_until = facts.periods_end
-    covered = paid_until is not None and today < paid_until + datetime.timedelta(days=grace_days)
-    promised = facts.promise_until is not None and today <= facts.promise_until
     if facts.held:
-        status, reason = Status.SUSPENDED, Reason.STAFF
-    elif facts.billing_mode == Contract.BillingMode.POSTPAID:
-        status, reason = Status.ACTIVE, cause or Reason.STAFF
-    elif covered:
-        status, reason = Status.ACTIVE, cause or Reason.PAYMENT
-    elif promised:
-        status, reason = Status.ACTIVE, cause or Reason.PROMISE
+        status, reason = SUSPENDED, STAFF
+    elif facts.billing_mode == POSTPAID:
+        status, reason = ACTIVE, cause or STAFF
+    elif paid_until is not None and (paid_until - today).days + grace_days > 0:
+        status, reason = ACTIVE, cause or PAYMENT
+    elif facts.promise_until is not None and today <= facts.promise_until:
+        status, reason = ACTIVE, cause or PROMISE
     else:
-        status, reason = Status.SUSPENDED, Reason.NO_CREDIT
-    return Decision(
-        paid_until=paid_until,
-        plan_id=facts.plan_today or facts.plan_id,
-        status=status,
-        status_reason=reason,
-    )
+        status, reason = SUSPENDED, NO_CREDIT
+    return Decision(paid_until, facts.plan_today or facts.plan_id, status, reason)
 
 
 def contracts_recompute(

@@ -136,6 +136,8 @@ def contracts_recompute(
                     )
                 }
                 changes += _chunk_write(provider=each, decided=decided, now=now)
+            if len(rows) < settings.RECOMPUTE_CHUNK_SIZE:
+                break  # the last chunk: no need to ask for another
             after = rows[-1][0]
     return changes
 

@@ -413,9 +413,24 @@ def prepaid_extend(
             )
         )
     rows_insert(ServicePeriod, objects=periods)
-    # Vigencia, status and plan follow from the periods, now: a suspended contract is
-    # active again on the subscriber's next page, and its network hears it.
-    contracts_recompute(contract_ids=list(vigencias), cause=ServiceChange.Reason.PAYMENT)
+    # The vigencia is the end of the last period, which this one is: written here, one
+    # UPDATE per date, as the recompute would write it. A period stacked on running credit
+    # changes nothing else today; one that starts today may restore the service or switch
+    # the plan, so those contracts are recomputed now (the subscriber sees "Activo" on the
+    # next page, and the network hears it). Recomputing every contract of a settlement
+    # batch cost its import a third more (docs/performance.md, "Recompute").
+    by_vigencia: dict[datetime.date, list[int]] = defaultdict(list)
+    for contract_id, paid_until in vigencias.items():
+        by_vigencia[paid_until].append(contract_id)
+    now = timezone.now()
+    for paid_until, contract_ids in by_vigencia.items():
+        Contract.objects.filter(pk__any=contract_ids).update(paid_until=paid_until, updated_at=now)
+    starting_today = {
+        period.contract_id
+        for period in periods
+        if period.starts_on == today_of[provider_of[period.contract_id]]
+    }
+    contracts_recompute(contract_ids=starting_today, cause=ServiceChange.Reason.PAYMENT)
     if actor is not None:
         _vigencias_audit(
             extensions=extensions,

@@ -164,9 +164,7 @@ def _isp(code: str, name: str) -> dict:
         status_to="suspended",
         plan_to=plan,
     )
-    network_delivery = NetworkDelivery.objects.create(
-        provider=provider, change=change, hook=hook
-    )
+    network_delivery = NetworkDelivery.objects.create(provider=provider, change=change, hook=hook)
     # Jobs belong to no ISP: only platform staff reach them (BRAVO's stand for any).
     every = IntervalSchedule.objects.create(every=int(code), period=IntervalSchedule.SECONDS)
     crontab = CrontabSchedule.objects.create(minute=str(int(code) % 60))

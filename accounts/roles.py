@@ -55,6 +55,7 @@ BILLING_PERMISSIONS = (
     "payments.change_settlementline",
     "payments.view_webhookdelivery",
     "billing.view_networkdelivery",
+    "notifications.view_notification",
     "core.view_auditentry",
 )
 ISP_ADMIN_PERMISSIONS = (
@@ -87,6 +88,11 @@ ISP_ADMIN_PERMISSIONS = (
     "billing.change_router",
     "billing.delete_router",
     "billing.change_networkdelivery",
+    # The ISP's own words for each message to its subscribers.
+    "notifications.view_messagetemplate",
+    "notifications.add_messagetemplate",
+    "notifications.change_messagetemplate",
+    "notifications.delete_messagetemplate",
     "auth.view_group",
     # To reset the second factor of a staff member of their ISP who lost the phone.
     "accounts.view_secondfactor",
@@ -99,6 +105,7 @@ PLATFORM_APPS = (
     "plans",
     "billing",
     "payments",
+    "notifications",
     "auth",
     "mfa",
     "account",

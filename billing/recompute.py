@@ -26,6 +26,8 @@ from django.utils import timezone
 from accounts.models import Contract, Provider
 from core.bulk import rows_insert, rows_update
 from core.locks import rows_locked
+from notifications.models import Kind
+from notifications.services import Message, notifications_send
 
 from .models import ServiceChange, ServiceHold, ServicePeriod
 
@@ -269,8 +271,32 @@ def _chunk_write(
 
 
 def service_changes_record(*, provider: Provider, changes: list[ServiceChange]) -> None:
-    """Append the service changes of one ISP and what its network must hear of them."""
+    """Append the service changes of one ISP, what its network must hear of them, and
+    the notices its subscribers get (suspended, reactivated)."""
     from .network import network_deliveries_new
 
     rows_insert(ServiceChange, objects=changes)
     network_deliveries_new(provider=provider, changes=changes)
+    notices = {
+        ServiceChange.Event.SUSPENDED: Kind.SERVICE_SUSPENDED,
+        ServiceChange.Event.REACTIVATED: Kind.SERVICE_REACTIVATED,
+    }
+    reasons = dict(ServiceChange.Reason.choices)
+    notifications_send(
+        messages=[
+            Message(
+                contract_id=change.contract_id,
+                kind=notices[change.event],
+                event=f"change:{change.pk}",
+                values={
+                    "motivo": str(reasons[change.reason]),
+                    "vigencia": (
+                        change.paid_until.strftime("%d/%m/%Y") if change.paid_until else ""
+                    ),
+                },
+            )
+            for change in changes
+            if change.event in notices and change.status_to != Status.CANCELLED
+        ],
+        now=changes[0].created_at if changes else None,
+    )

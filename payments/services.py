@@ -27,7 +27,9 @@ from billing.services import (
 from core.audit import audit_action, audit_entries_record, audit_entry_new
 from core.bulk import rows_insert, rows_update
 from core.locks import rows_locked
-from core.money import money_quantize
+from core.money import money_format, money_quantize
+from notifications.models import Kind
+from notifications.services import Message, notifications_send
 from plans.models import Plan, Promotion
 from plans.selectors import promotions_active_for, promotions_by_plan
 
@@ -379,6 +381,7 @@ def payments_confirm(
         )
         confirmations.append(Confirmation(payment=payment, outcome="credited"))
     _credits_record(credited=credited, actor=actor)
+    _receipts_send(credited=[payment for payment, _report in credited])
     rows_update(
         Payment,
         objects=list(changed.values()),
@@ -417,6 +420,43 @@ def payments_confirm(
             source,
         )
     return confirmations
+
+
+def _receipts_send(*, credited: list[Payment]) -> None:
+    """ "Pago recibido" for every credited payment, whatever its route: the amount and the
+    new vigencia (or the invoice paid). Written with the credit, sent after the commit."""
+    if not credited:
+        return
+    vigencias = dict(
+        Contract.objects.filter(pk__any={payment.contract_id for payment in credited}).values_list(
+            "pk", "paid_until"
+        )
+    )
+    invoice_numbers = dict(
+        Invoice.objects.filter(
+            pk__any={payment.invoice_id for payment in credited if payment.invoice_id}
+        ).values_list("pk", "number")
+    )
+    messages = []
+    for payment in credited:
+        contract = payment.contract
+        if payment.invoice_id:
+            detail = _("Factura Nº %(number)s.") % {"number": invoice_numbers[payment.invoice_id]}
+        else:
+            vigencia = vigencias[contract.pk]
+            detail = _("Vigencia: %(date)s.") % {"date": vigencia.strftime("%d/%m/%Y")}
+        messages.append(
+            Message(
+                contract_id=contract.pk,
+                kind=Kind.PAYMENT_RECEIVED,
+                event=f"payment:{payment.pk}",
+                values={
+                    "monto": money_format(payment.paid_amount, provider=contract.provider),
+                    "detalle": detail,
+                },
+            )
+        )
+    notifications_send(messages=messages)
 
 
 def _credits_record(*, credited: list[tuple[Payment, PaymentReport]], actor: User | None) -> None:

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "plans",
+    "notifications",
     "billing",
     "payments",
     "portal",
@@ -198,6 +199,10 @@ SMS_HTTP_URL = env("SMS_HTTP_URL", default="")
 SMS_HTTP_TOKEN = env("SMS_HTTP_TOKEN", default="")
 SMS_HTTP_TIMEOUT = env.float("SMS_HTTP_TIMEOUT", default=5.0)
 
+# WhatsApp messages (notifications.backends); empty: the channel is not offered.
+WHATSAPP_BACKEND = env("WHATSAPP_BACKEND", default="")
+WHATSAPP_HTTP_URL = env("WHATSAPP_HTTP_URL", default="")
+WHATSAPP_HTTP_TOKEN = env("WHATSAPP_HTTP_TOKEN", default="")
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Antena <no-reply@antena.local>")
 
@@ -256,6 +261,16 @@ CELERY_BEAT_SCHEDULE = {
     "recompute-validity": {
         "task": "billing.tasks.recompute_validity_task",
         "schedule": crontab(minute="*/5"),
+    },
+    # Messages held by quiet hours go out at 08:00 where each ISP is.
+    "send-notifications": {
+        "task": "notifications.tasks.notifications_deliver_task",
+        "schedule": 60,
+    },
+    # Reminders before credit runs out, once per contract, vigencia and day.
+    "remind-credit": {
+        "task": "payments.tasks.credit_reminders_task",
+        "schedule": crontab(minute=10),
     },
     "send-network-deliveries": {
         "task": "billing.tasks.network_deliveries_send_task",

@@ -48,6 +48,7 @@ from billing.services import Extension, LineSpec, invoice_issue, ledger_record, 
 from core.admin import TenantAdminMixin, TenantFieldsMixin
 from core.models import AuditEntry
 from core.tenancy import PLATFORM_ROLE
+from notifications.models import MessageTemplate, Notification
 from payments.gateways.reference import reference_new
 from payments.models import (
     GatewayAccount,
@@ -165,6 +166,18 @@ def _isp(code: str, name: str) -> dict:
         plan_to=plan,
     )
     network_delivery = NetworkDelivery.objects.create(provider=provider, change=change, hook=hook)
+    template = MessageTemplate.objects.create(
+        provider=provider, kind="payment_received", text=f"{name}: pago recibido"
+    )
+    notification = Notification.objects.create(
+        provider=provider,
+        contract=contract,
+        kind="payment_received",
+        event=f"prueba:{name}",
+        channel="sms",
+        to="+525512345678",
+        body=f"Aviso {name}",
+    )
     # Jobs belong to no ISP: only platform staff reach them (BRAVO's stand for any).
     every = IntervalSchedule.objects.create(every=int(code), period=IntervalSchedule.SECONDS)
     crontab = CrontabSchedule.objects.create(minute=str(int(code) % 60))
@@ -200,6 +213,8 @@ def _isp(code: str, name: str) -> dict:
         Router: router,
         NetworkDelivery: network_delivery,
         PeriodicTask: job,
+        MessageTemplate: template,
+        Notification: notification,
         IntervalSchedule: every,
         CrontabSchedule: crontab,
         ClockedSchedule: clocked,

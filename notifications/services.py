@@ -1,0 +1,179 @@
+"""One way to tell a subscriber (DESIGN.md): `notifications_send` writes each message once
+per event and channel, in the caller's transaction, for the channels the subscriber keeps;
+the worker sends what is due (`notifications_deliver`), never between 21:00 and 08:00
+where the ISP is (held until 08:00)."""
+
+import datetime
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from accounts.models import Contract, Provider
+from accounts.sms import sms_send
+from core.locks import rows_locked
+from core.outbox import outbox_enqueue, outbox_task
+
+from .models import Channel, ChannelPreference, MessageTemplate, Notification
+from .texts import default_text, text_filled
+
+logger = logging.getLogger(__name__)
+
+QUIET_FROM = datetime.time(21, 0)
+QUIET_UNTIL = datetime.time(8, 0)
+DELIVER_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Message:
+    """What to tell one contract's holder: `event` names what it tells, so that it is
+    told once (`payment:42`, `reminder:2026-12-01:3`)."""
+
+    contract_id: int
+    kind: str
+    event: str
+    values: dict[str, str] = field(default_factory=dict)
+    # For a reminder: not sent once the contract is paid past this date.
+    covers_until: datetime.date | None = None
+
+
+def quiet_hours_end(*, provider: Provider, now: datetime.datetime) -> datetime.datetime:
+    """`now`, or 08:00 where the ISP is when `now` falls between 21:00 and 08:00."""
+    local = timezone.localtime(now, provider.tzinfo)
+    if QUIET_UNTIL <= local.time() < QUIET_FROM:
+        return now
+    day = local.date() if local.time() < QUIET_UNTIL else local.date() + datetime.timedelta(1)
+    return datetime.datetime.combine(day, QUIET_UNTIL, tzinfo=provider.tzinfo)
+
+
+def notifications_send(*, messages: Sequence[Message], now: datetime.datetime | None = None) -> int:
+    """Write the messages for every channel the holder keeps and has an address on, and
+    have those due sent after the commit; a message already written for its event and
+    channel is not written again. Returns how many were written or already there."""
+    if not messages:
+        return 0
+    now = now or timezone.now()
+    contract_ids = {message.contract_id for message in messages}
+    details = {
+        row[0]: row[1:]
+        for row in Contract.objects.filter(pk__any=contract_ids).values_list(
+            "pk", "provider_id", "phone", "email", "user_id", "user__email", "number", "holder_name"
+        )
+    }
+    providers = Provider.objects.in_bulk({row[0] for row in details.values()})
+    templates = {
+        (template.provider_id, template.kind): template.text
+        for template in MessageTemplate.objects.filter(provider_id__in=list(providers))
+    }
+    preferences = {
+        preference.user_id: preference
+        for preference in ChannelPreference.objects.filter(
+            user_id__in=[row[3] for row in details.values() if row[3]]
+        )
+    }
+    rows = []
+    for message in messages:
+        provider_id, phone, email, user_id, user_email, number, holder = details[
+            message.contract_id
+        ]
+        provider = providers[provider_id]
+        text = templates.get((provider_id, message.kind)) or default_text(
+            kind=message.kind, locale=provider.locale
+        )
+        body = text_filled(
+            text, {"isp": provider.name, "contrato": number, "titular": holder, **message.values}
+        )
+        preference = preferences.get(user_id) or ChannelPreference()
+        addresses = {
+            Channel.SMS: phone if preference.sms else "",
+            Channel.EMAIL: (email or user_email or "") if preference.email else "",
+            Channel.WHATSAPP: phone if preference.whatsapp and settings.WHATSAPP_BACKEND else "",
+        }
+        send_after = quiet_hours_end(provider=provider, now=now)
+        rows.extend(
+            Notification(
+                provider_id=provider_id,
+                contract_id=message.contract_id,
+                kind=message.kind,
+                event=message.event[:80],
+                channel=channel,
+                to=address,
+                body=body,
+                send_after=send_after,
+                covers_until=message.covers_until,
+                created_at=now,
+            )
+            for channel, address in addresses.items()
+            if address
+        )
+    Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    if any(row.send_after <= now for row in rows):
+        outbox_enqueue(task=notifications_deliver_now, kwargs={})
+    return len(rows)
+
+
+@outbox_task
+def notifications_deliver_now() -> None:
+    notifications_deliver()
+
+
+def notifications_deliver(*, now: datetime.datetime | None = None) -> int:
+    """Send the messages that are due, each once: taken under a row lock that another
+    worker skips. A reminder whose vigencia was paid meanwhile is not sent. Returns how
+    many were sent."""
+    now = now or timezone.now()
+    sent = 0
+    due = Notification.objects.filter(status=Notification.Status.PENDING, send_after__lte=now)
+    for notification_id in list(due.order_by("pk").values_list("pk", flat=True)[:DELIVER_BATCH]):
+        with transaction.atomic():
+            notification = (
+                rows_locked(Notification.objects.filter(pk=notification_id), skip_locked=True)
+                .select_related("contract")
+                .first()
+            )
+            if notification is None or notification.status != Notification.Status.PENDING:
+                continue
+            status, error = _delivered(notification)
+            Notification.objects.filter(pk=notification.pk).update(
+                status=status,
+                error=error,
+                sent_at=timezone.now() if status == Notification.Status.SENT else None,
+            )
+            sent += status == Notification.Status.SENT
+    return sent
+
+
+def _delivered(notification: Notification) -> tuple[str, str]:
+    covers_until = notification.covers_until
+    paid_until = notification.contract.paid_until
+    if covers_until is not None and paid_until is not None and paid_until > covers_until:
+        return Notification.Status.SKIPPED, ""
+    try:
+        if notification.channel == Channel.SMS:
+            sms_send(to=notification.to, body=notification.body)
+        elif notification.channel == Channel.EMAIL:
+            send_mail(
+                subject=notification.get_kind_display().capitalize(),
+                message=notification.body,
+                from_email=None,
+                recipient_list=[notification.to],
+            )
+        else:
+            import_string(settings.WHATSAPP_BACKEND)().send(
+                to=notification.to, body=notification.body
+            )
+    except Exception as error:  # noqa: BLE001 (any backend's failure is recorded, not raised)
+        # The error's kind only: its text may hold the message.
+        logger.warning(
+            "notification %s not sent on %s: %s",
+            notification.pk,
+            notification.channel,
+            type(error).__name__,
+        )
+        return Notification.Status.FAILED, type(error).__name__[:200]
+    return Notification.Status.SENT, ""

@@ -56,3 +56,14 @@ def settlement_import_queue(settlement_id: int) -> None:
     parts = max(1, settings.SETTLEMENT_APPLY_PARTS)
     for part in range(parts):
         settlement_import_apply_task.delay(settlement_id, part, parts)
+
+
+@shared_task(ignore_result=True)
+def credit_reminders_task() -> int | None:
+    """The beat's reminders before credit runs out (hourly; each written once)."""
+    from core.jobs import job_lock
+
+    from .reminders import credit_reminders_send
+
+    with job_lock("credit_reminders") as held:
+        return credit_reminders_send() if held else None

@@ -3,6 +3,7 @@ import re
 from allauth.account.forms import LoginForm as AllauthLoginForm
 from django import forms
 from django.contrib.auth import password_validation
+from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
 
 HANDLE_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,29}$")
@@ -144,3 +145,79 @@ class PasswordResetRequestForm(forms.Form):
         help_text=_("Tu cuenta (juan@kona) o tu correo."),
         widget=forms.TextInput(attrs={"autocapitalize": "none", "autocomplete": "username"}),
     )
+
+
+class CheckboxValueInput(forms.CheckboxInput):
+    """A checkbox that hands its field the value as sent, so that a forged one is refused
+    instead of read as "on" (Django's reads any unknown text as checked)."""
+
+    def value_from_datadict(self, data, files, name):
+        return data.get(name) if name in data else False
+
+    def format_value(self, value):
+        # Re-shown after a refused value, the box still sends the browser's own "on".
+        return None
+
+
+class ChannelField(forms.BooleanField):
+    """On or off, as a browser sends a checkbox: "on" (or true/1), or nothing."""
+
+    widget = CheckboxValueInput
+    CHECKED = frozenset({"on", "true", "1"})
+    UNCHECKED = frozenset({"", "off", "false", "0"})
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, **kwargs)
+
+    def to_python(self, value) -> bool:
+        if isinstance(value, bool):
+            return value
+        if value is None:
+            return False
+        text = str(value).strip().lower()
+        if text in self.CHECKED:
+            return True
+        if text in self.UNCHECKED:
+            return False
+        raise forms.ValidationError(_("Marca la casilla o déjala vacía."), code="invalid")
+
+
+class NoticeChannelsForm(forms.Form):
+    """ "Avisos" in Mi cuenta: the channels that carry notices and reminders. Correo only
+    when there is an address to write to; WhatsApp only when the install offers it. A
+    channel not offered is not in the form, so the stored choice for it stays."""
+
+    sms = ChannelField(label=_("SMS"))
+    email = ChannelField(label=_("Correo electrónico"))
+    whatsapp = ChannelField(label=_("WhatsApp"))
+
+    def __init__(
+        self,
+        *args,
+        masked_phone: str,
+        email_address: str,
+        offer_email: bool,
+        offer_whatsapp: bool,
+        **kwargs,
+    ):
+        super().__init__(*args, **kwargs)
+        self.offers_email = offer_email
+        # _form.html shows help texts as HTML: what comes from data is escaped here.
+        to_phone = (
+            _("Al número registrado de tu contrato, %(phone)s.") % {"phone": escape(masked_phone)}
+            if masked_phone
+            else _("Al número registrado de tu contrato.")
+        )
+        self.fields["sms"].help_text = to_phone
+        if not offer_email:
+            del self.fields["email"]
+        elif email_address:
+            self.fields["email"].help_text = _("A %(email)s.") % {"email": escape(email_address)}
+        else:
+            self.fields["email"].help_text = _("Al correo registrado de tu contrato.")
+        if offer_whatsapp:
+            self.fields["whatsapp"].help_text = _(
+                "Al número registrado de tu contrato, por WhatsApp."
+            )
+        else:
+            del self.fields["whatsapp"]

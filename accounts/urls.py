@@ -10,5 +10,4 @@ urlpatterns = [
     path("recuperar/codigo/", views.password_reset_verify, name="password_reset_verify"),
     path("recuperar/nueva/", views.password_reset_set, name="password_reset_set"),
     path("contrato/", views.contract_switch, name="contract_switch"),
-    path("", views.my_account, name="my_account"),
 ]

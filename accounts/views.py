@@ -16,7 +16,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from core.phones import phone_mask
 from core.tenancy import SESSION_CONTRACT_KEY, request_contracts
 
 from .forms import (
@@ -286,11 +285,3 @@ def contract_switch(request: HttpRequest) -> HttpResponse:
         raise Http404
     request.session[SESSION_CONTRACT_KEY] = chosen.pk
     return redirect("home")
-
-
-@login_required
-def my_account(request: HttpRequest) -> HttpResponse:
-    """Mi cuenta: the login, its contracts, Ajustes (password) and Salir."""
-    _contracts, contract = request_contracts(request)
-    phone = phone_mask(contract.phone) if contract is not None else ""
-    return render(request, "accounts/my_account.html", {"masked_phone": phone})

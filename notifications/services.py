@@ -177,3 +177,13 @@ def _delivered(notification: Notification) -> tuple[str, str]:
         )
         return Notification.Status.FAILED, type(error).__name__[:200]
     return Notification.Status.SENT, ""
+
+
+def channel_preferences_set(*, user, channels: dict[str, bool]) -> ChannelPreference:
+    """A subscriber's choice of channels (Mi cuenta); channels not named keep theirs."""
+    allowed = {Channel.SMS, Channel.EMAIL, Channel.WHATSAPP}
+    preference, _created = ChannelPreference.objects.update_or_create(
+        user=user, defaults={name: value for name, value in channels.items() if name in allowed}
+    )
+    logger.info("channel preferences set user_id=%s", user.pk)
+    return preference

@@ -23,6 +23,9 @@ urlpatterns = [
     path("soporte/", views.upcoming, {"page": "support"}, name="support"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", LoginView.as_view(), name="account_login"),
+    # Mi cuenta composes accounts and notifications ("Avisos"): it lives here.
+    path("cuenta/", views.my_account, name="my_account"),
+    path("cuenta/avisos/", views.notice_channels, name="notice_channels"),
     path("cuenta/", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

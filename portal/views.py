@@ -1,20 +1,26 @@
 import logging
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
+from accounts.forms import NoticeChannelsForm
 from billing.selectors import (
     invoice_last,
     ledger_balance,
     service_changes_recent,
     service_next_plan,
 )
+from core.phones import phone_mask
 from core.tenancy import request_contracts
+from notifications.selectors import channel_preference_for
+from notifications.services import channel_preferences_set
 from payments.selectors import payments_pending_for
 from payments.services import promise_eligibility
 from plans.selectors import promotions_active_for
@@ -92,3 +98,52 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
     )
+
+
+def _notice_channels_form(request: HttpRequest, data=None) -> NoticeChannelsForm:
+    """The "Avisos" form of the signed-in subscriber, showing their stored choice (the
+    model's defaults when they never chose). Correo is offered when the account or a
+    contract has an address; WhatsApp when the install has a WhatsApp backend."""
+    contracts, contract = request_contracts(request)
+    user = request.user
+    preference = channel_preference_for(user=user)
+    return NoticeChannelsForm(
+        data,
+        initial={
+            "sms": preference.sms,
+            "email": preference.email,
+            "whatsapp": preference.whatsapp,
+        },
+        masked_phone=phone_mask(contract.phone) if contract is not None else "",
+        email_address=(contract.email if contract is not None else "") or user.email,
+        offer_email=bool(user.email or any(item.email for item in contracts)),
+        offer_whatsapp=bool(settings.WHATSAPP_BACKEND),
+    )
+
+
+def _my_account_page(
+    request: HttpRequest, *, notice_form: NoticeChannelsForm, status: int = 200
+) -> HttpResponse:
+    _contracts, contract = request_contracts(request)
+    phone = phone_mask(contract.phone) if contract is not None else ""
+    context = {"masked_phone": phone, "notice_form": notice_form}
+    return render(request, "accounts/my_account.html", context, status=status)
+
+
+@login_required
+def my_account(request: HttpRequest) -> HttpResponse:
+    """Mi cuenta: the login, its contracts, Avisos (channels), Ajustes (password), Salir."""
+    return _my_account_page(request, notice_form=_notice_channels_form(request))
+
+
+@login_required
+@require_POST
+def notice_channels(request: HttpRequest) -> HttpResponse:
+    """Save "Avisos": the channels offered on the page, for the signed-in account only."""
+    form = _notice_channels_form(request, request.POST)
+    if not form.is_valid():
+        return _my_account_page(request, notice_form=form, status=400)
+    # Only the channels the form offered: a hidden channel keeps its stored choice.
+    channel_preferences_set(user=request.user, channels=form.cleaned_data)
+    messages.success(request, _("Guardamos cómo quieres recibir tus avisos."))
+    return redirect("my_account")

@@ -7,7 +7,8 @@ SECRET_KEY = "test-only-not-secret"
 # A non-UTC zone catches naive dates (see STYLE.md).
 TIME_ZONE = "America/Mexico_City"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-SMS_BACKEND = "accounts.sms.LocmemBackend"
+# A worker started by an integration test is given the file backend, to be read back.
+SMS_BACKEND = env("TEST_SMS_BACKEND", default="accounts.sms.LocmemBackend")
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 ADMIN_REQUIRE_MFA = True
 STORAGES = {

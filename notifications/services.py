@@ -16,6 +16,7 @@ from django.utils.module_loading import import_string
 
 from accounts.models import Contract, Provider
 from accounts.sms import sms_send
+from core.bulk import rows_insert
 from core.locks import rows_locked
 from core.outbox import outbox_enqueue, outbox_task
 
@@ -54,7 +55,7 @@ def quiet_hours_end(*, provider: Provider, now: datetime.datetime) -> datetime.d
 def notifications_send(*, messages: Sequence[Message], now: datetime.datetime | None = None) -> int:
     """Write the messages for every channel the holder keeps and has an address on, and
     have those due sent after the commit; a message already written for its event and
-    channel is not written again. Returns how many were written or already there."""
+    channel is not written again. Returns how many were written."""
     if not messages:
         return 0
     now = now or timezone.now()
@@ -76,6 +77,16 @@ def notifications_send(*, messages: Sequence[Message], now: datetime.datetime | 
             user_id__in=[row[3] for row in details.values() if row[3]]
         )
     }
+    already = set(
+        Notification.objects.filter(
+            contract_id__any=contract_ids,
+            event__any={message.event[:80] for message in messages},
+        ).values_list("contract_id", "event", "channel")
+    )
+    send_after = {
+        provider_id: quiet_hours_end(provider=provider, now=now)
+        for provider_id, provider in providers.items()
+    }
     rows = []
     for message in messages:
         provider_id, phone, email, user_id, user_email, number, holder = details[
@@ -94,7 +105,6 @@ def notifications_send(*, messages: Sequence[Message], now: datetime.datetime | 
             Channel.EMAIL: (email or user_email or "") if preference.email else "",
             Channel.WHATSAPP: phone if preference.whatsapp and settings.WHATSAPP_BACKEND else "",
         }
-        send_after = quiet_hours_end(provider=provider, now=now)
         rows.extend(
             Notification(
                 provider_id=provider_id,
@@ -104,14 +114,17 @@ def notifications_send(*, messages: Sequence[Message], now: datetime.datetime | 
                 channel=channel,
                 to=address,
                 body=body,
-                send_after=send_after,
+                send_after=send_after[provider_id],
                 covers_until=message.covers_until,
                 created_at=now,
             )
             for channel, address in addresses.items()
-            if address
+            if address and (message.contract_id, message.event[:80], channel) not in already
         )
-    Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    # Written at once (COPY on PostgreSQL). Told twice in one call, a message is written
+    # once; by two calls at the same moment, the unique key refuses the second.
+    rows = list({(row.contract_id, row.event, row.channel): row for row in rows}.values())
+    rows_insert(Notification, objects=rows)
     if any(row.send_after <= now for row in rows):
         outbox_enqueue(task=notifications_deliver_now, kwargs={})
     return len(rows)

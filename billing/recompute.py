@@ -26,6 +26,7 @@ from django.utils import timezone
 from accounts.models import Contract, Provider
 from core.bulk import rows_insert, rows_update
 from core.locks import rows_locked
+from core.outbox import outbox_enqueue, outbox_task
 from notifications.models import Kind
 from notifications.services import Message, notifications_send
 
@@ -271,22 +272,35 @@ def _chunk_write(
 
 
 def service_changes_record(*, provider: Provider, changes: list[ServiceChange]) -> None:
-    """Append the service changes of one ISP, what its network must hear of them, and
-    the notices its subscribers get (suspended, reactivated)."""
+    """Append the service changes of one ISP and what its network must hear of them; the
+    notices its subscribers get (suspended, reactivated) are written by the worker right
+    after the commit, off the recompute's path (docs/performance.md, "Recompute")."""
     from .network import network_deliveries_new
 
     rows_insert(ServiceChange, objects=changes)
     network_deliveries_new(provider=provider, changes=changes)
-    notices = {
-        ServiceChange.Event.SUSPENDED: Kind.SERVICE_SUSPENDED,
-        ServiceChange.Event.REACTIVATED: Kind.SERVICE_REACTIVATED,
-    }
+    told = [change.pk for change in changes if change.event in NOTICES]
+    if told:
+        outbox_enqueue(task=service_notices_send, kwargs={"change_ids": told})
+
+
+NOTICES = {
+    ServiceChange.Event.SUSPENDED: Kind.SERVICE_SUSPENDED,
+    ServiceChange.Event.REACTIVATED: Kind.SERVICE_REACTIVATED,
+}
+
+
+@outbox_task
+def service_notices_send(*, change_ids: list[int]) -> None:
+    """Tell subscribers their service was suspended or is back (not a cancellation):
+    once per change, whatever the retries."""
     reasons = dict(ServiceChange.Reason.choices)
+    changes = ServiceChange.objects.filter(pk__any=change_ids).exclude(status_to=Status.CANCELLED)
     notifications_send(
         messages=[
             Message(
                 contract_id=change.contract_id,
-                kind=notices[change.event],
+                kind=NOTICES[change.event],
                 event=f"change:{change.pk}",
                 values={
                     "motivo": str(reasons[change.reason]),
@@ -296,7 +310,5 @@ def service_changes_record(*, provider: Provider, changes: list[ServiceChange]) 
                 },
             )
             for change in changes
-            if change.event in notices and change.status_to != Status.CANCELLED
         ],
-        now=changes[0].created_at if changes else None,
     )

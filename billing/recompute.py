@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 
 from accounts.models import Contract, Provider
@@ -179,10 +179,16 @@ def _chunk_facts(*, rows: list[tuple], today: datetime.date, sparse: bool) -> li
         .annotate(end=Max("ends_on"))
         .values_list("contract_id", "end")
     )
-    # The period running today; of two, the one that started last.
+    # The plan of the period running today (of two, the one that started last). Nearly
+    # every contract runs on its own plan: only those with a running period of another
+    # plan are read in full, not a row per contract (docs/performance.md, "Recompute").
+    running = periods.filter(starts_on__lte=today, ends_on__gt=today)
+    switching = set(
+        running.exclude(plan_id=F("contract__plan_id")).values_list("contract_id", flat=True)
+    )
     plan_today: dict[int, tuple] = {}
-    for contract_id, starts_on, pk, plan_id in periods.filter(
-        starts_on__lte=today, ends_on__gt=today
+    for contract_id, starts_on, pk, plan_id in running.filter(
+        contract_id__any=switching
     ).values_list("contract_id", "starts_on", "pk", "plan_id"):
         if contract_id not in plan_today or (starts_on, pk) > plan_today[contract_id][:2]:
             plan_today[contract_id] = (starts_on, pk, plan_id)

@@ -551,9 +551,14 @@ class NetworkHookForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["secret"].widget.attrs["size"] = 60
         if self.instance.pk is None:
             self.fields["secret"].initial = network_secret_new()
             self.fields["secret"].required = True
+            self.fields["secret"].help_text = gettext_lazy(
+                "Con él verifica tu red la firma (Standard Webhooks, whsec_…). Cópialo ahora: "
+                "después no se muestra."
+            )
 
     def clean_secret(self):
         secret = self.cleaned_data["secret"].strip()

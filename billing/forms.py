@@ -131,10 +131,15 @@ class ContractAdminForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         contract = self.instance
-        self.was_held = bool(
-            contract.pk and ServiceHold.objects.filter(contract=contract, lifted_at=None).exists()
+        hold = (
+            ServiceHold.objects.filter(contract=contract, lifted_at=None).first()
+            if contract.pk
+            else None
         )
+        self.was_held = hold is not None
         self.initial["held"] = self.was_held
+        if hold is not None:
+            self.initial["hold_reason"] = hold.reason
         self.initial["cancelled"] = contract.status == Contract.Status.CANCELLED
 
     def clean(self):

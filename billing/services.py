@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Contract, Provider, User
-from core.audit import audit_action, audit_entries_record, audit_entry_new
+from core.audit import audit_action, audit_change_label, audit_entries_record, audit_entry_new
 from core.bulk import rows_insert, rows_update
 from core.dates import FIRST_YEAR, LAST_YEAR, year_accepted
 from core.locks import rows_locked
@@ -486,6 +486,7 @@ def _vigencias_audit(
     )
 
 
+HOLD = audit_change_label("hold", gettext_lazy("suspensión por el ISP"))
 SERVICE_ORDERED = audit_action(
     "contract.service_ordered", gettext_lazy("Servicio cambiado por el ISP")
 )
@@ -565,10 +566,10 @@ def service_orders_apply(*, orders: Sequence[ServiceOrder], actor: User | None) 
             holds_new.append(
                 ServiceHold(contract_id=contract.pk, reason=order.reason[:300], created_by=actor)
             )
-            asked["hold"] = [None, order.reason]
+            asked[HOLD] = [None, order.reason]
         elif order.held is False and contract.pk in holds:
             holds_lifted.append(holds[contract.pk].pk)
-            asked["hold"] = [holds[contract.pk].reason, None]
+            asked[HOLD] = [holds[contract.pk].reason, None]
         if order.plan is not None and order.plan.pk != contract.plan_id:
             plan_changes.append((contract, order.plan, today))
             asked["plan"] = [contract.plan.name, order.plan.name]

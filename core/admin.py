@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .audit import (
     ACTION_LABELS,
+    CHANGE_LABELS,
     audit_action,
     audit_action_label,
     audit_changes,
@@ -255,8 +256,8 @@ def _change_lines(entry: AuditEntry, model) -> list[tuple[str, str, str]]:
     for name, (before, after) in entry.changes.items():
         try:
             label = str(model._meta.get_field(name).verbose_name)
-        except (AttributeError, FieldDoesNotExist):  # no model, or a field since removed
-            label = name
+        except (AttributeError, FieldDoesNotExist):  # no model, or no field of that name
+            label = str(CHANGE_LABELS.get(name, name))
         lines.append((label, before or "—", after or "—"))
     return lines
 

@@ -43,6 +43,16 @@ def audit_action_label(action: str) -> str:
     return str(ACTION_LABELS.get(action, action))
 
 
+# Labels of what a change names that is no model field (a hold placed on a contract).
+CHANGE_LABELS: dict[str, Promise | str] = {}
+
+
+def audit_change_label(name: str, label: Promise | str) -> str:
+    """Register the label staff read for a change that is not a model field's."""
+    CHANGE_LABELS[name] = label
+    return name
+
+
 _context: contextvars.ContextVar[tuple[str, object]] = contextvars.ContextVar(
     "audit_context", default=(Channel.WORKER, None)
 )

@@ -117,6 +117,7 @@ def test_a_contract_changed_in_the_admin_records_every_field_before_and_after(
     assert "Modificado en la administración" in page
     assert "Servicio cambiado por el ISP" in page
     assert f"vigencia: {vigencia_before.isoformat()} → 2027-01-15" in page
+    assert "suspensión por el ISP: — → Equipo en revisión" in page
 
 
 def test_a_save_that_changes_nothing_records_nothing(client, kona, contract):

@@ -106,6 +106,9 @@ class Payment(models.Model):
         _("clave de idempotencia"), default=uuid.uuid4, unique=True, editable=False
     )
     expires_at = models.DateTimeField(_("vence"), null=True, blank=True)
+    # When the poller last asked the gateway (payments.poller): the least recently asked
+    # go first, so abandoned checkouts never crowd out the rest.
+    polled_at = models.DateTimeField(_("consultado el"), null=True, blank=True, editable=False)
     paid_at = models.DateTimeField(_("pagado el"), null=True, blank=True)
     paid_amount = models.DecimalField(
         _("importe recibido"), max_digits=14, decimal_places=2, null=True, blank=True

@@ -67,3 +67,14 @@ def credit_reminders_task() -> int | None:
 
     with job_lock("credit_reminders") as held:
         return credit_reminders_send() if held else None
+
+
+@shared_task(ignore_result=True)
+def payments_poll_task() -> int | None:
+    """The beat's safety net: ask the gateways about payments no webhook reported."""
+    from core.jobs import job_lock
+
+    from .poller import payments_poll
+
+    with job_lock("payments_poll") as held:
+        return payments_poll() if held else None

@@ -84,6 +84,12 @@ class Adapter(Protocol):
         the gateway when its scheme requires a fetch); [] for events we do not act on."""
         ...
 
+    def fetch(self, *, payment: "Payment", account: "GatewayAccount") -> RemotePayment | None:
+        """Ask the gateway what became of one payment (the poller's safety net for a
+        webhook that never came); None when it cannot say. Optional: an adapter without it
+        is not polled."""
+        ...
+
 
 ADAPTERS = {
     "reference": "payments.gateways.reference.ReferenceAdapter",

@@ -219,6 +219,39 @@ class StripeAdapter:
             expires_at=_aware(session.get("expires_at")),
         )
 
+    # Asked directly: the poller, when a webhook never came.
+
+    def fetch(self, *, payment, account) -> RemotePayment | None:
+        """The payment as Stripe has it: its Checkout Session (card) or PaymentIntent."""
+        if not payment.external_id:
+            return None
+        client = _client(account)
+        try:
+            if payment.external_id.startswith("cs_"):
+                found = client.v1.checkout.sessions.retrieve(payment.external_id)
+            else:
+                found = client.v1.payment_intents.retrieve(payment.external_id)
+        except stripe.StripeError as error:
+            raise _failure(error) from None
+        obj = found.to_dict()
+        try:
+            if payment.external_id.startswith("cs_"):
+                amount, paid = obj["amount_total"], obj.get("payment_status") == "paid"
+            else:
+                amount, paid = obj["amount_received"], obj.get("status") == "succeeded"
+            currency = str(obj["currency"]).upper()
+            received = from_minor_units(int(amount or 0), currency)
+        except (KeyError, TypeError, ValueError, OverflowError):
+            raise GatewayError("stripe: unexpected payment shape") from None
+        return RemotePayment(
+            event_id=f"poll:{obj['id']}",
+            external_id=str(obj["id"]),
+            paid=paid,
+            amount=received,
+            currency=currency,
+            paid_at=None,
+        )
+
     # Webhooks.
 
     def webhook(self, *, request, account) -> list[RemotePayment]:

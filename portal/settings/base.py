@@ -272,6 +272,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payments.tasks.credit_reminders_task",
         "schedule": crontab(minute=10),
     },
+    # Pending gateway payments older than 15 minutes, in case their webhook never came.
+    "poll-gateway-payments": {
+        "task": "payments.tasks.payments_poll_task",
+        "schedule": 5 * 60,
+    },
     "send-network-deliveries": {
         "task": "billing.tasks.network_deliveries_send_task",
         "schedule": 60,

@@ -1,9 +1,10 @@
 import datetime
 import zoneinfo
+from decimal import Decimal
 
 from allauth.mfa.models import Authenticator
 from django.contrib.auth.models import AbstractUser
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -59,6 +60,29 @@ class Provider(models.Model):
     promise_days = models.PositiveSmallIntegerField(_("días de una promesa de pago"), default=3)
     promises_per_period = models.PositiveSmallIntegerField(
         _("promesas por periodo"), default=1, help_text=_("0 desactiva las promesas de pago.")
+    )
+    billing_day = models.PositiveSmallIntegerField(
+        _("día de facturación"),
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(31)],
+        help_text=_(
+            "Pospago: el día del mes en que se emite la factura (29 a 31: el último día "
+            "en los meses más cortos)."
+        ),
+    )
+    invoice_due_days = models.PositiveSmallIntegerField(
+        _("días para pagar"), default=10, help_text=_("Del día de emisión al vencimiento.")
+    )
+    second_due_days = models.PositiveSmallIntegerField(
+        _("días del segundo vencimiento"),
+        default=0,
+        help_text=_("Después del primero; 0: sin segundo vencimiento."),
+    )
+    second_due_surcharge = models.DecimalField(
+        _("recargo del segundo vencimiento (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0.00"),
     )
     grace_days = models.PositiveSmallIntegerField(
         _("días de gracia"),
@@ -134,6 +158,13 @@ class Contract(models.Model):
     # service periods, promises and staff holds; nobody else does, cancellation aside.
     status = models.CharField(
         _("estado"), max_length=10, choices=Status.choices, default=Status.ACTIVE
+    )
+    billing_day = models.PositiveSmallIntegerField(
+        _("día de facturación"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(31)],
+        help_text=_("Vacío: el del proveedor."),
     )
     ip_address = models.GenericIPAddressField(
         _("dirección IP"),

@@ -118,6 +118,13 @@ class Invoice(models.Model):
     )
     void_reason = models.CharField(_("motivo de anulación"), max_length=300, blank=True)
     voided_at = models.DateTimeField(_("anulada el"), null=True, blank=True)
+    second_due_date = models.DateField(_("segundo vencimiento"), null=True, blank=True)
+    second_due_total = models.DecimalField(
+        _("total al segundo vencimiento"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    # Fiscal stamping (CFDI 4.0's UUID, Argentina's CAE) is the ISP's stamping service's:
+    # billing.invoicing.INVOICE_STAMPER is where it plugs in, and it fills this.
+    fiscal_folio = models.CharField(_("folio fiscal"), max_length=64, blank=True)
     pdf = models.FileField(_("PDF"), upload_to="invoices/%Y/%m/", blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -139,6 +146,12 @@ class Invoice(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(number__gte=1), name="invoice_number_positive"
+            ),
+            # One issued invoice per contract and period, however often the job runs.
+            models.UniqueConstraint(
+                fields=["contract", "period_start"],
+                condition=models.Q(status="issued", period_start__isnull=False),
+                name="one_invoice_per_contract_and_period",
             ),
         ]
         indexes = [models.Index(fields=["contract", "-issue_date", "-number"])]

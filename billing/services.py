@@ -213,6 +213,8 @@ def invoice_issue(
     period_start: datetime.date | None = None,
     period_end: datetime.date | None = None,
     created_by: User | None = None,
+    second_due_date: datetime.date | None = None,
+    second_due_surcharge: Decimal = Decimal("0"),
 ) -> Invoice:
     """Issue an invoice: take the next number, write its lines and its charge.
 
@@ -238,6 +240,10 @@ def invoice_issue(
         total=total,
         currency=provider.currency,
         created_by=created_by,
+        second_due_date=second_due_date,
+        second_due_total=(
+            money_quantize(total * (100 + second_due_surcharge) / 100) if second_due_date else None
+        ),
     )
     InvoiceLine.objects.bulk_create(
         InvoiceLine(

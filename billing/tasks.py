@@ -36,3 +36,12 @@ def network_deliveries_send_task() -> int | None:
 
     with job_lock("network_deliveries_send") as held:
         return network_deliveries_send() if held else None
+
+
+@shared_task(ignore_result=True)
+def invoices_issue_task() -> int | None:
+    """The beat's postpaid invoicing for each ISP's today (hourly; once per period)."""
+    from .invoicing import invoices_issue_due
+
+    with job_lock("invoices_issue") as held:
+        return invoices_issue_due() if held else None

@@ -199,6 +199,9 @@ SMS_HTTP_URL = env("SMS_HTTP_URL", default="")
 SMS_HTTP_TOKEN = env("SMS_HTTP_TOKEN", default="")
 SMS_HTTP_TIMEOUT = env.float("SMS_HTTP_TIMEOUT", default=5.0)
 
+# A function an ISP's fiscal stamping service provides (CFDI, CAE), called with each
+# invoice issued by the billing job; empty: none (billing.invoicing).
+INVOICE_STAMPER = env("INVOICE_STAMPER", default="")
 # WhatsApp messages (notifications.backends); empty: the channel is not offered.
 WHATSAPP_BACKEND = env("WHATSAPP_BACKEND", default="")
 WHATSAPP_HTTP_URL = env("WHATSAPP_HTTP_URL", default="")
@@ -271,6 +274,11 @@ CELERY_BEAT_SCHEDULE = {
     "remind-credit": {
         "task": "payments.tasks.credit_reminders_task",
         "schedule": crontab(minute=10),
+    },
+    # Postpaid invoices on each contract's billing day (once per period, whatever runs).
+    "issue-invoices": {
+        "task": "billing.tasks.invoices_issue_task",
+        "schedule": crontab(minute=20),
     },
     # Pending gateway payments older than 15 minutes, in case their webhook never came.
     "poll-gateway-payments": {

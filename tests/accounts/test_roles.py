@@ -190,6 +190,10 @@ def test_an_isp_administrator_edits_the_branding_of_their_isp_only(
             "promise_days": 3,
             "promises_per_period": 1,
             "grace_days": 0,
+            "billing_day": 1,
+            "invoice_due_days": 10,
+            "second_due_days": 0,
+            "second_due_surcharge": "0.00",
         },
     )
 

@@ -1,0 +1,141 @@
+"""Postpaid invoices on each contract's billing day: once per period, without gaps, the
+29th to the 31st on a shorter month's last day, a second due date with its surcharge."""
+
+import datetime
+import threading
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from billing.invoicing import billing_date, invoices_issue_due
+from billing.models import Invoice
+from plans.models import Plan
+from tests.factories import ContractFactory, ProviderFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def interatos():
+    return ProviderFactory(
+        code="222",
+        name="Interatos",
+        handle_domain="interatos",
+        country="AR",
+        currency="ARS",
+        locale="es_AR",
+        time_zone="America/Argentina/Cordoba",
+        billing_day=1,
+        invoice_due_days=10,
+    )
+
+
+def _postpaid(provider, **kwargs):
+    plan, _created = Plan.objects.get_or_create(
+        provider=provider,
+        name="PLAN 6 MEGAS",
+        defaults={"download_mbps": 6, "upload_mbps": 1, "price": Decimal("2590.00")},
+    )
+    return ContractFactory(
+        provider=provider, plan=plan, billing_mode="postpaid", paid_until=None, **kwargs
+    )
+
+
+def _each_day(provider, first: datetime.date, last: datetime.date) -> int:
+    issued, day = 0, first
+    while day <= last:
+        issued += invoices_issue_due(provider=provider, on=day)
+        day += datetime.timedelta(days=1)
+    return issued
+
+
+@pytest.mark.parametrize(
+    ("day", "year", "month", "expected"),
+    [
+        (31, 2027, 2, datetime.date(2027, 2, 28)),
+        (29, 2028, 2, datetime.date(2028, 2, 29)),
+        (31, 2026, 4, datetime.date(2026, 4, 30)),
+        (30, 2026, 12, datetime.date(2026, 12, 30)),
+    ],
+)
+def test_a_billing_day_past_the_months_end_falls_on_its_last_day(day, year, month, expected):
+    assert billing_date(day=day, year=year, month=month) == expected
+
+
+def test_every_day_of_a_month_issues_each_contract_once_on_its_day(interatos):
+    first = _postpaid(interatos)  # the ISP's day: the 1st
+    on_31st = _postpaid(interatos, billing_day=31)
+    prepaid = ContractFactory(provider=interatos)
+
+    assert _each_day(interatos, datetime.date(2027, 2, 1), datetime.date(2027, 2, 28)) == 2
+    assert _each_day(interatos, datetime.date(2027, 2, 1), datetime.date(2027, 2, 28)) == 0
+
+    invoice = Invoice.objects.get(contract=on_31st)
+    assert (invoice.issue_date, invoice.period_start, invoice.period_end) == (
+        datetime.date(2027, 2, 28),
+        datetime.date(2027, 2, 28),
+        datetime.date(2027, 3, 30),
+    )
+    invoice = Invoice.objects.get(contract=first)
+    assert (invoice.period_end, invoice.due_date, invoice.total) == (
+        datetime.date(2027, 2, 28),
+        datetime.date(2027, 2, 11),
+        Decimal("2590.00"),
+    )
+    assert not Invoice.objects.filter(contract=prepaid).exists()
+
+
+def test_a_second_due_date_carries_the_isps_surcharge(interatos):
+    interatos.second_due_days = 10
+    interatos.second_due_surcharge = Decimal("5.00")
+    interatos.save()
+    _postpaid(interatos)
+    invoices_issue_due(provider=interatos, on=datetime.date(2027, 3, 1))
+    invoice = Invoice.objects.get()
+    assert (invoice.due_date, invoice.second_due_date, invoice.second_due_total) == (
+        datetime.date(2027, 3, 11),
+        datetime.date(2027, 3, 21),
+        Decimal("2719.50"),
+    )
+
+
+def test_the_command_issues_for_a_date_and_refuses_a_bad_one(interatos, capsys):
+    from django.core.management.base import CommandError
+
+    _postpaid(interatos)
+    call_command("invoices_issue", "--provider", "222", "--date", "2027-03-01")
+    assert "Facturas emitidas: 1." in capsys.readouterr().out
+    with pytest.raises(CommandError, match="no es una fecha"):
+        call_command("invoices_issue", "--date", "01/03/2027")
+    assert Invoice.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_runs_issue_each_invoice_once_and_numbers_stay_gapless(interatos):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL")
+    for _ in range(12):
+        _postpaid(interatos)
+    errors = []
+
+    def run():
+        try:
+            invoices_issue_due(provider=interatos, on=datetime.date(2027, 3, 1))
+        except Exception as error:  # noqa: BLE001
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    numbers = sorted(Invoice.objects.values_list("number", flat=True))
+    assert numbers == list(range(numbers[0], numbers[0] + 12))
+    assert Invoice.objects.values("contract").distinct().count() == 12

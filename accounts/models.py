@@ -84,6 +84,11 @@ class Provider(models.Model):
         decimal_places=2,
         default=Decimal("0.00"),
     )
+    suspend_after_days = models.PositiveSmallIntegerField(
+        _("suspender tras el vencimiento"),
+        default=10,
+        help_text=_("Pospago: días después del vencimiento de una factura impaga."),
+    )
     grace_days = models.PositiveSmallIntegerField(
         _("días de gracia"),
         default=0,

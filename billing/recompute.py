@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, Min
 from django.utils import timezone
 
 from accounts.models import Contract, Provider
@@ -30,7 +30,7 @@ from core.outbox import outbox_enqueue, outbox_task
 from notifications.models import Kind
 from notifications.services import Message, notifications_send
 
-from .models import ServiceChange, ServiceHold, ServicePeriod
+from .models import Invoice, ServiceChange, ServiceHold, ServicePeriod
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,8 @@ class Facts(NamedTuple):
     periods_end: datetime.date | None
     plan_today: int | None
     held: bool
+    # Postpaid: the due date of its oldest invoice still owed.
+    owed_since: datetime.date | None = None
 
 
 class Decision(NamedTuple):
@@ -72,21 +74,31 @@ NO_CREDIT, PAYMENT, PROMISE, STAFF = (
 
 
 def service_decide(
-    facts: Facts, *, today: datetime.date, grace_days: int, cause: str | None = None
+    facts: Facts,
+    *,
+    today: datetime.date,
+    grace_days: int,
+    cause: str | None = None,
+    suspend_after_days: int = 0,
 ) -> Decision:
     """The contract's service today, on the ISP's calendar.
 
     Vigencia is the end of its last period (service runs while today < vigencia: días de
     crédito > 0), plus the ISP's grace days. The plan is the one of the period running
     today, if any. A promise keeps service through its last day. A hold suspends whatever
-    the credit. Postpaid service follows holds only (invoices decide it from issue 12 on).
-    `cause` names why a reactivation happened when the caller knows (a hold lifted).
+    the credit. Postpaid service runs until an invoice is owed `suspend_after_days` past
+    its due date (the ISP's rule). `cause` names why a reactivation happened when the
+    caller knows (a hold lifted).
     """
     paid_until = facts.periods_end
     if facts.held:
         status, reason = SUSPENDED, STAFF
     elif facts.billing_mode == POSTPAID:
-        status, reason = ACTIVE, cause or STAFF
+        owed = facts.owed_since
+        if owed is not None and (today - owed).days >= suspend_after_days:
+            status, reason = SUSPENDED, NO_CREDIT
+        else:
+            status, reason = ACTIVE, cause or PAYMENT
     elif paid_until is not None and (paid_until - today).days + grace_days > 0:
         status, reason = ACTIVE, cause or PAYMENT
     elif facts.promise_until is not None and today <= facts.promise_until:
@@ -132,7 +144,13 @@ def contracts_recompute(
                 decided = {
                     facts.contract_id: (
                         facts,
-                        service_decide(facts, today=today, grace_days=each.grace_days, cause=cause),
+                        service_decide(
+                            facts,
+                            today=today,
+                            grace_days=each.grace_days,
+                            cause=cause,
+                            suspend_after_days=each.suspend_after_days,
+                        ),
                     )
                     for facts in _chunk_facts(
                         rows=rows, today=today, sparse=contract_ids is not None
@@ -195,12 +213,30 @@ def _chunk_facts(*, rows: list[tuple], today: datetime.date, sparse: bool) -> li
     held = set(
         ServiceHold.objects.filter(lifted_at=None, **of_chunk).values_list("contract_id", flat=True)
     )
+    # Postpaid contracts only (none in most chunks of a prepaid ISP: no statement then).
+    postpaid = [row[0] for row in rows if row[1] == POSTPAID]
+    owed_since = (
+        dict(
+            Invoice.objects.filter(
+                contract_id__any=postpaid,
+                status=Invoice.Status.ISSUED,
+                amount_paid__lt=F("total"),
+            )
+            .order_by()
+            .values("contract_id")
+            .annotate(since=Min("due_date"))
+            .values_list("contract_id", "since")
+        )
+        if postpaid
+        else {}
+    )
     return [
         Facts(
             *row,
             periods_end.get(row[0]),
             plan_today[row[0]][2] if row[0] in plan_today else None,
             row[0] in held,
+            owed_since.get(row[0]),
         )
         for row in rows
     ]

@@ -518,6 +518,11 @@ def _credits_record(*, credited: list[tuple[Payment, PaymentReport]], actor: Use
         prepaid_extend(extensions=extensions, actor=actor)
     if invoice_credits:
         invoices_settle(credits=invoice_credits)
+        # An invoice paid may restore a postpaid service cut for it.
+        contracts_recompute(
+            contract_ids={contract_id for contract_id, _amount in invoice_credits},
+            cause=ServiceChange.Reason.PAYMENT,
+        )
 
 
 @transaction.atomic

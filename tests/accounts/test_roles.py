@@ -194,6 +194,7 @@ def test_an_isp_administrator_edits_the_branding_of_their_isp_only(
             "invoice_due_days": 10,
             "second_due_days": 0,
             "second_due_surcharge": "0.00",
+            "suspend_after_days": 10,
         },
     )
 

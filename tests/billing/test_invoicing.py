@@ -139,3 +139,52 @@ def test_concurrent_runs_issue_each_invoice_once_and_numbers_stay_gapless(intera
     numbers = sorted(Invoice.objects.values_list("number", flat=True))
     assert numbers == list(range(numbers[0], numbers[0] + 12))
     assert Invoice.objects.values("contract").distinct().count() == 12
+
+
+def test_an_unpaid_invoice_cuts_service_after_the_isps_days_and_paying_restores_it(interatos):
+    from billing.models import ServiceChange
+    from billing.recompute import contracts_recompute
+    from payments.models import Payment
+    from payments.services import PaymentReport, payments_confirm
+
+    interatos.suspend_after_days = 5
+    interatos.save()
+    contract = _postpaid(interatos)
+    invoices_issue_due(provider=interatos, on=datetime.date(2027, 3, 1))  # due the 11th
+    invoice = Invoice.objects.get()
+
+    def status_on(day: int) -> str:
+        now = datetime.datetime(2027, 3, day, 15, 0, tzinfo=datetime.UTC)
+        contracts_recompute(provider=interatos, now=now)
+        contract.refresh_from_db()
+        return contract.status
+
+    assert status_on(15) == "active"
+    assert status_on(16) == "suspended"
+    payment = Payment.objects.create(
+        provider=interatos,
+        contract=contract,
+        gateway="reference",
+        invoice=invoice,
+        amount=invoice.total,
+        currency="ARS",
+        reference="22200000000019",
+    )
+    payments_confirm(
+        reports=[
+            PaymentReport(
+                payment_id=payment.pk,
+                amount=invoice.total,
+                currency="ARS",
+                paid_at=datetime.datetime.now(tz=datetime.UTC),
+            )
+        ],
+        source="agent",
+    )
+    contract.refresh_from_db()
+    assert contract.status == "active"
+    events = ServiceChange.objects.filter(contract=contract).order_by("pk")
+    assert list(events.values_list("event", "reason")) == [
+        ("contract.suspended", "sin_credito"),
+        ("contract.reactivated", "pago"),
+    ]

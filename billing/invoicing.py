@@ -19,7 +19,9 @@ from django.db.models import Q
 from django.utils.module_loading import import_string
 
 from accounts.models import Contract, Provider
-from core.money import money_quantize
+from core.money import money_format, money_quantize
+from notifications.models import Kind
+from notifications.services import Message, notifications_send
 from plans.models import Promotion
 from plans.selectors import promotions_active_for, promotions_by_plan
 
@@ -110,6 +112,20 @@ def _invoice_of_period(*, contract: Contract, starts_on: datetime.date) -> bool:
                     else None
                 ),
                 second_due_surcharge=provider.second_due_surcharge,
+            )
+            notifications_send(
+                messages=[
+                    Message(
+                        contract_id=contract.pk,
+                        kind=Kind.INVOICE_ISSUED,
+                        event=f"invoice:{invoice.pk}",
+                        values={
+                            "factura": str(invoice.number),
+                            "monto": money_format(invoice.total, provider=provider),
+                            "vencimiento": invoice.due_date.strftime("%d/%m/%Y"),
+                        },
+                    )
+                ]
             )
     except IntegrityError:
         # Issued meanwhile by another run: the period has its invoice (and its number

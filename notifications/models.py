@@ -19,6 +19,7 @@ class Kind(models.TextChoices):
     CREDIT_REMINDER = "credit_reminder", _("recordatorio de vigencia")
     SERVICE_SUSPENDED = "service_suspended", _("servicio suspendido")
     SERVICE_REACTIVATED = "service_reactivated", _("servicio reactivado")
+    INVOICE_ISSUED = "invoice_issued", _("factura emitida")
 
 
 class MessageTemplate(models.Model):

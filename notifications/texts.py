@@ -16,6 +16,7 @@ PLACEHOLDERS = {
     Kind.CREDIT_REMINDER: ("isp", "titular", "contrato", "dias", "vigencia", "monto", "como_pagar"),
     Kind.SERVICE_SUSPENDED: ("isp", "titular", "contrato", "motivo", "vigencia"),
     Kind.SERVICE_REACTIVATED: ("isp", "titular", "contrato", "vigencia"),
+    Kind.INVOICE_ISSUED: ("isp", "titular", "contrato", "factura", "monto", "vencimiento"),
 }
 
 DEFAULTS = {
@@ -34,6 +35,10 @@ DEFAULTS = {
         Kind.SERVICE_REACTIVATED: (
             "{isp}: tu servicio del contrato {contrato} está activo de nuevo. ¡Gracias!"
         ),
+        Kind.INVOICE_ISSUED: (
+            "{isp}: tu factura Nº {factura} por {monto} vence el {vencimiento}. "
+            "Descárgala y págala en tu portal."
+        ),
     },
     "usted": {
         Kind.PAYMENT_RECEIVED: (
@@ -50,12 +55,16 @@ DEFAULTS = {
         Kind.SERVICE_REACTIVATED: (
             "{isp}: su servicio del contrato {contrato} está activo nuevamente. Gracias."
         ),
+        Kind.INVOICE_ISSUED: (
+            "{isp}: su factura Nº {factura} por {monto} vence el {vencimiento}. "
+            "Descárguela y abónela en su portal."
+        ),
     },
 }
 
 HELP = _(
     "Usa los datos entre llaves: {isp}, {titular}, {contrato}, y según el mensaje {monto}, "
-    "{detalle}, {dias}, {vigencia}, {como_pagar}, {motivo}."
+    "{detalle}, {dias}, {vigencia}, {como_pagar}, {motivo}, {factura}, {vencimiento}."
 )
 
 

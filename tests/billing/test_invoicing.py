@@ -188,3 +188,17 @@ def test_an_unpaid_invoice_cuts_service_after_the_isps_days_and_paying_restores_
         ("contract.suspended", "sin_credito"),
         ("contract.reactivated", "pago"),
     ]
+
+
+def test_the_subscriber_is_told_of_the_invoice_once_in_the_isps_voice(interatos):
+    from notifications.models import Notification
+
+    _postpaid(interatos)
+    invoices_issue_due(provider=interatos, on=datetime.date(2027, 3, 1))
+    invoices_issue_due(provider=interatos, on=datetime.date(2027, 3, 1))
+    invoice = Invoice.objects.get()
+    (notice,) = Notification.objects.filter(kind="invoice_issued")
+    assert notice.body == (
+        f"Interatos: su factura Nº {invoice.number} por $2.590,00 vence el 11/03/2027. "
+        "Descárguela y abónela en su portal."
+    )

@@ -66,13 +66,21 @@ def invoices_issue_due(*, provider: Provider | None = None, on: datetime.date | 
             .select_related("plan", "provider")
             .order_by("pk")
         )
+        # The running promotions of a zone, read once per zone, not once per contract.
+        promotions: dict[int, list[Promotion]] = {}
         for contract in contracts:
-            if _invoice_of_period(contract=contract, starts_on=day):
+            if contract.zone_id not in promotions:
+                promotions[contract.zone_id] = promotions_active_for(contract=contract)
+            if _invoice_of_period(
+                contract=contract, starts_on=day, promotions=promotions[contract.zone_id]
+            ):
                 issued += 1
     return issued
 
 
-def _invoice_of_period(*, contract: Contract, starts_on: datetime.date) -> bool:
+def _invoice_of_period(
+    *, contract: Contract, starts_on: datetime.date, promotions: list[Promotion]
+) -> bool:
     provider = contract.provider
     plan = contract.plan
     billing_day = contract.billing_day or provider.billing_day
@@ -82,9 +90,7 @@ def _invoice_of_period(*, contract: Contract, starts_on: datetime.date) -> bool:
     promotion = next(
         (
             promotion
-            for promotion in promotions_by_plan(
-                plans=[plan], promotions=promotions_active_for(contract=contract)
-            )[plan.pk]
+            for promotion in promotions_by_plan(plans=[plan], promotions=promotions)[plan.pk]
             if promotion.effect == Promotion.Effect.DISCOUNT
         ),
         None,

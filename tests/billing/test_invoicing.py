@@ -6,6 +6,7 @@ import threading
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.db import connection
 
@@ -115,8 +116,6 @@ def test_the_command_issues_for_a_date_and_refuses_a_bad_one(interatos, capsys):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_runs_issue_each_invoice_once_and_numbers_stay_gapless(interatos):
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks need PostgreSQL")
     for _ in range(12):
         _postpaid(interatos)
     errors = []
@@ -202,3 +201,23 @@ def test_the_subscriber_is_told_of_the_invoice_once_in_the_isps_voice(interatos)
         f"Interatos: su factura Nº {invoice.number} por $2.590,00 vence el 11/03/2027. "
         "Descárguela y abónela en su portal."
     )
+
+
+def test_a_running_discount_is_a_line_of_the_invoice(interatos):
+    from plans.models import Promotion
+
+    _postpaid(interatos)
+    Promotion.objects.create(
+        provider=interatos,
+        title="Verano 10 %",
+        starts_on=datetime.date(2027, 2, 1),
+        ends_on=datetime.date(2027, 3, 31),
+        effect=Promotion.Effect.DISCOUNT,
+        discount_percent=10,
+    )
+    with time_machine.travel(datetime.datetime(2027, 3, 1, 15, 0, tzinfo=datetime.UTC)):
+        invoices_issue_due(provider=interatos, on=datetime.date(2027, 3, 1))
+    invoice = Invoice.objects.get()
+    lines = list(invoice.lines.values_list("description", "amount"))
+    assert lines[1] == ("Verano 10 %", Decimal("-259.00"))
+    assert invoice.total == Decimal("2331.00")

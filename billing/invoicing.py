@@ -3,6 +3,11 @@ for the month that starts that day, with the plan's price and a running discount
 per contract and period however often it runs (a unique key on the period), numbered
 without gaps (billing.services.invoice_issue takes the ISP's counter under a lock).
 
+A plan changed during a billed period is prorated on the next invoice: for each change
+made after the previous invoice was issued, one line of (new price − old price) × the
+days left of that period from the change's day ÷ the period's days, at the plans' prices
+of today (a charge for a better plan, a credit for a lesser one).
+
 A billing day of 29 to 31 falls on the month's last day in shorter months. Fiscal
 stamping (CFDI 4.0, Argentina's CAE) is out of scope: INVOICE_STAMPER names a function
 an ISP's stamping service provides, called with each issued invoice; it fills
@@ -16,7 +21,9 @@ import logging
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 
 from accounts.models import Contract, Provider
 from core.money import money_format, money_quantize
@@ -25,7 +32,7 @@ from notifications.services import Message, notifications_send
 from plans.models import Promotion
 from plans.selectors import promotions_active_for, promotions_by_plan
 
-from .models import Invoice
+from .models import Invoice, ServiceChange
 from .services import LineSpec, invoice_issue
 
 logger = logging.getLogger(__name__)
@@ -66,20 +73,83 @@ def invoices_issue_due(*, provider: Provider | None = None, on: datetime.date | 
             .select_related("plan", "provider")
             .order_by("pk")
         )
+        contracts = list(contracts)
+        prorations = plan_changes_prorated(provider=each, contracts=contracts, starts_on=day)
         # The running promotions of a zone, read once per zone, not once per contract.
         promotions: dict[int, list[Promotion]] = {}
         for contract in contracts:
             if contract.zone_id not in promotions:
                 promotions[contract.zone_id] = promotions_active_for(contract=contract)
             if _invoice_of_period(
-                contract=contract, starts_on=day, promotions=promotions[contract.zone_id]
+                contract=contract,
+                starts_on=day,
+                promotions=promotions[contract.zone_id],
+                prorations=prorations.get(contract.pk, []),
             ):
                 issued += 1
     return issued
 
 
+def plan_changes_prorated(
+    *, provider: Provider, contracts: list[Contract], starts_on: datetime.date
+) -> dict[int, list[LineSpec]]:
+    """The proration lines of each contract whose plan changed during the period that ends
+    the day before `starts_on`, after that period's invoice was issued (two queries)."""
+    previous = {
+        invoice.contract_id: invoice
+        for invoice in Invoice.objects.filter(
+            contract_id__any=[contract.pk for contract in contracts],
+            status=Invoice.Status.ISSUED,
+            period_end=starts_on - datetime.timedelta(days=1),
+        ).only("contract_id", "period_start", "period_end", "created_at")
+    }
+    if not previous:
+        return {}
+    changes = (
+        ServiceChange.objects.filter(
+            contract_id__any=list(previous),
+            event=ServiceChange.Event.PLAN_CHANGED,
+            created_at__gte=min(invoice.created_at for invoice in previous.values()),
+        )
+        .exclude(plan_from=None)
+        .select_related("plan_from", "plan_to")
+        .order_by("created_at", "pk")
+    )
+    lines: dict[int, list[LineSpec]] = {}
+    for change in changes:
+        invoice = previous[change.contract_id]
+        changed_on = timezone.localdate(change.created_at, timezone=provider.tzinfo)
+        if change.created_at <= invoice.created_at or changed_on > invoice.period_end:
+            continue
+        period_days = (invoice.period_end - invoice.period_start).days + 1
+        days = (invoice.period_end - changed_on).days + 1
+        difference = change.plan_to.price - change.plan_from.price
+        if not difference:
+            continue
+        lines.setdefault(change.contract_id, []).append(
+            LineSpec(
+                description=_(
+                    "Cambio de plan %(old)s → %(new)s desde el %(date)s (%(days)s de %(of)s días)"
+                )
+                % {
+                    "old": change.plan_from.name,
+                    "new": change.plan_to.name,
+                    "date": changed_on.strftime("%d/%m/%Y"),
+                    "days": days,
+                    "of": period_days,
+                },
+                amount=money_quantize(difference * days / period_days),
+            )
+        )
+    return lines
+
+
 def _invoice_of_period(
-    *, contract: Contract, starts_on: datetime.date, promotions: list[Promotion]
+    *,
+    contract: Contract,
+    starts_on: datetime.date,
+    promotions: list[Promotion],
+    prorations: list[LineSpec],
 ) -> bool:
     provider = contract.provider
     plan = contract.plan
@@ -102,6 +172,12 @@ def _invoice_of_period(
                 amount=-money_quantize(plan.price * promotion.discount_percent / 100),
             )
         )
+    if sum(line.amount for line in lines + prorations) > 0:
+        lines.extend(prorations)
+    else:
+        # A credit for a lesser plan larger than this invoice: left to staff (an adjustment)
+        # rather than an invoice of nothing.
+        logger.warning("proration left out contract_id=%s period=%s", contract.pk, starts_on)
     due_date = starts_on + datetime.timedelta(days=provider.invoice_due_days)
     try:
         with transaction.atomic():

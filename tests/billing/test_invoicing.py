@@ -221,3 +221,67 @@ def test_a_running_discount_is_a_line_of_the_invoice(interatos):
     lines = list(invoice.lines.values_list("description", "amount"))
     assert lines[1] == ("Verano 10 %", Decimal("-259.00"))
     assert invoice.total == Decimal("2331.00")
+
+
+def _plan(provider, name: str, price: str) -> Plan:
+    return Plan.objects.create(
+        provider=provider, name=name, download_mbps=20, upload_mbps=2, price=Decimal(price)
+    )
+
+
+def _plan_changed(contract, plan, *, on: datetime.datetime) -> None:
+    from billing.services import ServiceOrder, service_orders_apply
+
+    with time_machine.travel(on):
+        service_orders_apply(orders=[ServiceOrder(contract=contract, plan=plan)], actor=None)
+
+
+def test_a_plan_changed_mid_period_is_prorated_on_the_next_invoice(interatos):
+    contract = _postpaid(interatos)
+    better = _plan(interatos, "PLAN 20 MEGAS", "4000.00")
+    with time_machine.travel(datetime.datetime(2027, 3, 1, 15, 0, tzinfo=datetime.UTC)):
+        invoices_issue_due(provider=interatos, on=datetime.date(2027, 3, 1))
+    # The 21st of March in Córdoba (UTC−3): 11 of March's 31 days on the better plan.
+    _plan_changed(contract, better, on=datetime.datetime(2027, 3, 21, 12, 0, tzinfo=datetime.UTC))
+
+    with time_machine.travel(datetime.datetime(2027, 4, 1, 15, 0, tzinfo=datetime.UTC)):
+        invoices_issue_due(provider=interatos, on=datetime.date(2027, 4, 1))
+
+    april = Invoice.objects.get(period_start=datetime.date(2027, 4, 1))
+    assert list(april.lines.values_list("description", "amount")) == [
+        ("PLAN 20 MEGAS · 01/04/2027 – 30/04/2027", Decimal("4000.00")),
+        (
+            "Cambio de plan PLAN 6 MEGAS → PLAN 20 MEGAS desde el 21/03/2027 (11 de 31 días)",
+            Decimal("500.32"),  # (4000 − 2590) × 11 / 31
+        ),
+    ]
+    assert april.total == Decimal("4500.32")
+
+
+def test_a_change_before_the_period_was_billed_is_not_prorated(interatos):
+    contract = _postpaid(interatos)
+    better = _plan(interatos, "PLAN 20 MEGAS", "4000.00")
+    _plan_changed(contract, better, on=datetime.datetime(2027, 2, 20, 12, 0, tzinfo=datetime.UTC))
+    for day in (3, 4):
+        with time_machine.travel(datetime.datetime(2027, day, 1, 15, 0, tzinfo=datetime.UTC)):
+            invoices_issue_due(provider=interatos, on=datetime.date(2027, day, 1))
+
+    assert [invoice.total for invoice in Invoice.objects.order_by("period_start")] == [
+        Decimal("4000.00"),
+        Decimal("4000.00"),
+    ]
+
+
+def test_a_credit_larger_than_the_next_invoice_is_left_to_staff(interatos):
+    contract = _postpaid(interatos)
+    lesser = _plan(interatos, "PLAN 1 MEGA", "1000.00")
+    with time_machine.travel(datetime.datetime(2027, 3, 1, 15, 0, tzinfo=datetime.UTC)):
+        invoices_issue_due(provider=interatos, on=datetime.date(2027, 3, 1))
+    _plan_changed(contract, lesser, on=datetime.datetime(2027, 3, 2, 12, 0, tzinfo=datetime.UTC))
+
+    with time_machine.travel(datetime.datetime(2027, 4, 1, 15, 0, tzinfo=datetime.UTC)):
+        invoices_issue_due(provider=interatos, on=datetime.date(2027, 4, 1))
+
+    april = Invoice.objects.get(period_start=datetime.date(2027, 4, 1))
+    assert april.total == Decimal("1000.00")
+    assert april.lines.count() == 1

@@ -160,6 +160,12 @@ class Invoice(models.Model):
         return f"Factura Nº {self.number}"
 
     @property
+    def reminder_event(self) -> str:
+        """What the reminders of its due date are told as, each followed by its day; they
+        are withdrawn once it is paid or voided."""
+        return f"invoice-reminder:{self.pk}:"
+
+    @property
     def amount_due(self) -> Decimal:
         """ "Monto a pagar": what is still owed (0 once paid or voided)."""
         if self.status == self.Status.VOID:

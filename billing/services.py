@@ -23,6 +23,7 @@ from core.locks import rows_locked
 from core.models import AppendOnlyError
 from core.money import money_quantize
 from core.outbox import outbox_enqueue
+from notifications.services import notifications_withdraw
 from plans.models import Plan
 
 from .models import (
@@ -309,6 +310,7 @@ def invoice_void(*, invoice: Invoice, reason: str, created_by: User | None) -> I
     )
     charge = invoice.ledger_entries.get(kind=LedgerEntry.Kind.CHARGE)
     _ledger_reverse(entry=charge, created_by=created_by, reason=reason)
+    notifications_withdraw(events=[(invoice.contract_id, invoice.reminder_event)])
     logger.info("invoice voided id=%s", invoice.pk)
     return invoice
 
@@ -342,6 +344,13 @@ def invoices_settle(*, credits: Sequence[tuple[int, Decimal]]) -> None:
                 remaining -= share
     # The invoices are locked since they were read: what they owe now is written as is.
     rows_update(Invoice, objects=list(paid.values()), fields=["amount_paid"])
+    notifications_withdraw(
+        events=[
+            (invoice.contract_id, invoice.reminder_event)
+            for invoice in paid.values()
+            if invoice.amount_due == 0
+        ]
+    )
 
 
 def invoice_store_pdf(*, invoice: Invoice, content: bytes) -> None:

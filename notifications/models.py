@@ -20,6 +20,7 @@ class Kind(models.TextChoices):
     SERVICE_SUSPENDED = "service_suspended", _("servicio suspendido")
     SERVICE_REACTIVATED = "service_reactivated", _("servicio reactivado")
     INVOICE_ISSUED = "invoice_issued", _("factura emitida")
+    INVOICE_REMINDER = "invoice_reminder", _("recordatorio de vencimiento")
 
 
 class MessageTemplate(models.Model):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -128,6 +129,19 @@ def notifications_send(*, messages: Sequence[Message], now: datetime.datetime | 
     if any(row.send_after <= now for row in rows):
         outbox_enqueue(task=notifications_deliver_now, kwargs={})
     return len(rows)
+
+
+def notifications_withdraw(*, events: Sequence[tuple[int, str]]) -> int:
+    """Those not sent yet of the (contract id, event prefix) pairs given are no longer
+    needed (an invoice paid before its reminder went out); returns how many."""
+    if not events:
+        return 0
+    told = Q()
+    for contract_id, prefix in events:
+        told |= Q(contract_id=contract_id, event__startswith=prefix)
+    return Notification.objects.filter(told, status=Notification.Status.PENDING).update(
+        status=Notification.Status.SKIPPED
+    )
 
 
 @outbox_task

@@ -17,6 +17,16 @@ PLACEHOLDERS = {
     Kind.SERVICE_SUSPENDED: ("isp", "titular", "contrato", "motivo", "vigencia"),
     Kind.SERVICE_REACTIVATED: ("isp", "titular", "contrato", "vigencia"),
     Kind.INVOICE_ISSUED: ("isp", "titular", "contrato", "factura", "monto", "vencimiento"),
+    Kind.INVOICE_REMINDER: (
+        "isp",
+        "titular",
+        "contrato",
+        "factura",
+        "monto",
+        "vencimiento",
+        "dias",
+        "como_pagar",
+    ),
 }
 
 DEFAULTS = {
@@ -39,6 +49,10 @@ DEFAULTS = {
             "{isp}: tu factura Nº {factura} por {monto} vence el {vencimiento}. "
             "Descárgala y págala en tu portal."
         ),
+        Kind.INVOICE_REMINDER: (
+            "{isp}: tu factura Nº {factura} por {monto} vence el {vencimiento}. "
+            "Págala {como_pagar}."
+        ),
     },
     "usted": {
         Kind.PAYMENT_RECEIVED: (
@@ -58,6 +72,10 @@ DEFAULTS = {
         Kind.INVOICE_ISSUED: (
             "{isp}: su factura Nº {factura} por {monto} vence el {vencimiento}. "
             "Descárguela y abónela en su portal."
+        ),
+        Kind.INVOICE_REMINDER: (
+            "{isp}: su factura Nº {factura} por {monto} vence el {vencimiento}. "
+            "Abónela {como_pagar}."
         ),
     },
 }

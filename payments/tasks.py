@@ -60,13 +60,14 @@ def settlement_import_queue(settlement_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def credit_reminders_task() -> int | None:
-    """The beat's reminders before credit runs out (hourly; each written once)."""
+    """The beat's reminders before credit runs out or an invoice falls due (hourly; each
+    written once)."""
     from core.jobs import job_lock
 
-    from .reminders import credit_reminders_send
+    from .reminders import reminders_send
 
     with job_lock("credit_reminders") as held:
-        return credit_reminders_send() if held else None
+        return reminders_send() if held else None
 
 
 @shared_task(ignore_result=True)

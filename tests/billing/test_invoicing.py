@@ -285,3 +285,98 @@ def test_a_credit_larger_than_the_next_invoice_is_left_to_staff(interatos):
     april = Invoice.objects.get(period_start=datetime.date(2027, 4, 1))
     assert april.total == Decimal("1000.00")
     assert april.lines.count() == 1
+
+
+def _reminders_on(day: int) -> list[str]:
+    """The reminders of an invoice sent on that day of March 2027, at 15:00 in Córdoba."""
+    from accounts import sms
+    from notifications.services import notifications_deliver
+    from payments.reminders import reminders_send
+
+    with time_machine.travel(datetime.datetime(2027, 3, day, 18, 0, tzinfo=datetime.UTC)):
+        reminders_send()
+        reminders_send()  # the hourly job again: nothing new
+        notifications_deliver()
+    sent = [message.body for message in sms.outbox if "Abónela" in message.body]
+    sms.outbox.clear()
+    return sent
+
+
+def test_an_invoice_is_reminded_seven_three_one_and_zero_days_before_it_falls_due(interatos):
+    from payments.models import Payment
+
+    contract = _postpaid(interatos)
+    invoices_issue_due(provider=interatos, on=datetime.date(2027, 3, 1))  # due the 11th
+    invoice = Invoice.objects.get()
+    Payment.objects.create(
+        provider=interatos,
+        contract=contract,
+        gateway="reference",
+        invoice=invoice,
+        amount=invoice.total,
+        currency="ARS",
+        reference="22200000000019",
+    )
+
+    reminded = {day: _reminders_on(day) for day in range(2, 13)}
+
+    assert [day for day, sent in reminded.items() if sent] == [4, 8, 10, 11]
+    assert reminded[8] == [
+        f"Interatos: su factura Nº {invoice.number} por $2.590,00 vence el 11/03/2027. "
+        "Abónela con la referencia 2220 0000 0000 19."
+    ]
+
+
+def test_an_invoice_paid_before_the_morning_is_not_reminded(
+    interatos, django_capture_on_commit_callbacks
+):
+    from notifications.models import Notification
+    from payments.models import Payment
+    from payments.reminders import reminders_send
+    from payments.services import PaymentReport, payments_confirm
+
+    contract = _postpaid(interatos)
+    invoices_issue_due(provider=interatos, on=datetime.date(2027, 3, 1))
+    invoice = Invoice.objects.get()
+    # 01:00 in Córdoba on the 8th: the three-day reminder waits for 08:00.
+    with time_machine.travel(datetime.datetime(2027, 3, 8, 4, 0, tzinfo=datetime.UTC)):
+        assert reminders_send() == 1
+        payment = Payment.objects.create(
+            provider=interatos,
+            contract=contract,
+            gateway="reference",
+            invoice=invoice,
+            amount=invoice.total,
+            currency="ARS",
+            reference="22200000000019",
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            payments_confirm(
+                reports=[
+                    PaymentReport(
+                        payment_id=payment.pk,
+                        amount=invoice.total,
+                        currency="ARS",
+                        paid_at=datetime.datetime.now(tz=datetime.UTC),
+                    )
+                ],
+                source="agent",
+            )
+
+    assert _reminders_on(8) == []
+    assert Notification.objects.get(kind="invoice_reminder").status == "skipped"
+    assert _reminders_on(10) == []  # paid: no later reminder either
+
+
+def test_a_voided_invoice_is_not_reminded(interatos):
+    from billing.services import invoice_void
+    from payments.reminders import reminders_send
+
+    _postpaid(interatos)
+    invoices_issue_due(provider=interatos, on=datetime.date(2027, 3, 1))
+    with time_machine.travel(datetime.datetime(2027, 3, 4, 4, 0, tzinfo=datetime.UTC)):
+        reminders_send()  # written at night, held until 08:00
+    invoice_void(invoice=Invoice.objects.get(), reason="Alta duplicada", created_by=None)
+
+    assert _reminders_on(4) == []
+    assert _reminders_on(8) == []

@@ -14,7 +14,7 @@ from core.money import money_format
 from notifications.models import MessageTemplate, Notification
 from notifications.services import Message, notifications_deliver, notifications_send
 from payments.models import Payment
-from payments.reminders import credit_reminders_send
+from payments.reminders import reminders_send
 from payments.services import PaymentReport, payments_confirm
 from tests.factories import ContractFactory, PlanFactory, ProviderFactory
 
@@ -175,8 +175,8 @@ def test_reminders_at_seven_three_one_and_zero_days_with_the_reference_to_pay():
     for day in (5, 6, 7, 8, 9, 10, 11, 12, 13):
         with time_machine.travel(datetime.datetime(2026, 12, day, 18, 0, tzinfo=UTC), tick=False):
             contracts_recompute()  # the beat's, which suspends on the 13th
-            credit_reminders_send()
-            credit_reminders_send()  # the hourly job again: nothing new
+            reminders_send()
+            reminders_send()  # the hourly job again: nothing new
             notifications_deliver()
         sent.extend((day, m.body) for m in sms.outbox if "te quedan" in m.body)
         sms.outbox.clear()
@@ -191,7 +191,7 @@ def test_no_reminder_to_a_contract_paid_before_the_morning(django_capture_on_com
     contract = _contract(paid_until=datetime.date(2026, 12, 14))
     # 00:10 in Mexico City: the reminder is written and waits for 08:00.
     with time_machine.travel(datetime.datetime(2026, 12, 11, 6, 10, tzinfo=UTC), tick=False):
-        assert credit_reminders_send() == 1
+        assert reminders_send() == 1
         with django_capture_on_commit_callbacks(execute=True):
             _pay(contract)
     with time_machine.travel(datetime.datetime(2026, 12, 11, 14, 0, tzinfo=UTC), tick=False):
@@ -204,7 +204,7 @@ def test_no_reminder_to_a_contract_paid_before_the_morning(django_capture_on_com
 @time_machine.travel(NOON_MX, tick=False)
 def test_no_reminder_to_a_covered_contract():
     _contract(paid_until=datetime.date(2026, 12, 15))  # five days left: not a reminder day
-    assert credit_reminders_send() == 0
+    assert reminders_send() == 0
 
 
 def test_suspension_and_reactivation_are_told(django_capture_on_commit_callbacks):

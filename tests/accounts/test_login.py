@@ -124,3 +124,20 @@ def test_subscribers_cannot_sign_up_outside_the_claim(client):
     client.post("/accounts/signup/", {"username": "intruso", "password1": PASSWORD})
     assert not User.objects.filter(username="intruso").exists()
     assert "_auth_user_id" not in client.session
+
+
+def test_a_pbkdf2_password_is_rehashed_with_argon2id_at_sign_in(client, juan, settings):
+    from django.contrib.auth.hashers import make_password
+
+    from portal.settings.base import PASSWORD_HASHERS
+
+    settings.PASSWORD_HASHERS = PASSWORD_HASHERS
+    juan.password = make_password(PASSWORD, hasher="pbkdf2_sha256")
+    juan.save(update_fields=["password"])
+
+    assert login(client, "juan@kona")["Location"] == "/"
+
+    juan.refresh_from_db()
+    assert juan.password.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
+    client.logout()
+    assert login(client, "juan@kona")["Location"] == "/"  # the new hash verifies

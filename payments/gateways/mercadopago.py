@@ -13,6 +13,11 @@ Pago for payment N (GET /v1/payments/{id}) with our access token. Mercado Pago d
 tolerance for `ts`, so none is enforced: a replayed notification only makes us ask again,
 and what we credit is what Mercado Pago answers, once per (payment, status).
 
+Asked directly (the poller, when a notification never came): our Payment's external id is
+the preference's, not a Mercado Pago payment's (those exist only once the subscriber pays,
+one per attempt), so the approved payments are searched by the `external_reference` we
+set on the preference (GET /v1/payments/search).
+
 Money: amounts are Decimal everywhere. Mercado Pago wants `unit_price` as a JSON number,
 and the stdlib encoder cannot write a Decimal as one, so `_json_number` converts to float at
 the JSON boundary only, after checking that the float's shortest repr is the same decimal
@@ -41,6 +46,9 @@ TIMEOUT_SECONDS = 10.0
 # Notification types acted on; anything else (merchant_order, plans…) is acknowledged.
 PAYMENT_TYPE = "payment"
 APPROVED = "approved"
+# How many approved payments one search asks for: a preference paid twice is rare, and
+# the first approval is the one that counts.
+SEARCH_LIMIT = 10
 # Payment ids are integers; nothing else reaches the URL we fetch.
 _PAYMENT_ID = re.compile(r"^[0-9]{1,30}$")
 _ALPHANUMERIC = re.compile(r"^[A-Za-z0-9]+$")
@@ -198,7 +206,42 @@ class MercadoPagoAdapter:
             token=_access_token(account),
             what="get payment",
         )
-        return [_remote_payment(remote, data_id)]
+        found = _remote_payment(remote, what="get payment")
+        if found.external_id != data_id:
+            raise GatewayError("mercadopago get payment: answered about another payment")
+        return [found]
+
+    # Asked directly: the poller, when a notification never came.
+
+    def fetch(self, *, payment, account) -> RemotePayment | None:
+        """The first approved Mercado Pago payment made for our payment's preference, or
+        None while there is none (not paid yet, or every attempt rejected)."""
+        if not payment.external_id:
+            return None
+        reference = str(payment.public_id)
+        what = "search payments"
+        answer = _request(
+            "GET",
+            f"{_api_base(account)}/v1/payments/search",
+            token=_access_token(account),
+            what=what,
+            params={
+                "external_reference": reference,
+                "status": APPROVED,
+                "sort": "date_created",
+                "criteria": "asc",
+                "limit": SEARCH_LIMIT,
+            },
+        )
+        results = answer.get("results")
+        if not isinstance(results, list) or not all(isinstance(item, dict) for item in results):
+            raise GatewayError(f"mercadopago {what}: unexpected answer")
+        found = [_remote_payment(item, what=what) for item in results]
+        # A filter Mercado Pago did not apply would list the account's other payments:
+        # none of them may pay for this one.
+        if any(remote.payment_public_id != reference for remote in found):
+            raise GatewayError(f"mercadopago {what}: answered about another payment")
+        return next((remote for remote in found if remote.paid), None)
 
 
 def _body(request) -> dict:
@@ -211,16 +254,16 @@ def _body(request) -> dict:
     return body if isinstance(body, dict) else {}
 
 
-def _remote_payment(remote: dict, data_id: str) -> RemotePayment:
+def _remote_payment(remote: dict, *, what: str) -> RemotePayment:
+    """A payment as Mercado Pago describes it (GET /v1/payments/{id}, or one result of a
+    search)."""
     try:
         payment_id = str(remote["id"])
         status = str(remote["status"])
         amount = Decimal(str(remote["transaction_amount"]))
         currency = str(remote["currency_id"]).upper()
     except (KeyError, TypeError, InvalidOperation):
-        raise GatewayError("mercadopago get payment: unexpected payment shape") from None
-    if payment_id != data_id:
-        raise GatewayError("mercadopago get payment: answered about another payment")
+        raise GatewayError(f"mercadopago {what}: unexpected payment shape") from None
     paid = status == APPROVED
     return RemotePayment(
         event_id=f"payment:{payment_id}:{status}"[:120],

@@ -9,6 +9,9 @@ webhook(): deliveries are not trusted. For `order.paid` we ask the gateway for t
 with the ISP's private key (GET /orders/{id}) and only believe what that answer says: the
 status, the amount, the currency and our payment's public id in its metadata.
 
+fetch(): the poller's safety net for a webhook that never came asks for the same order,
+by the id start() stored as the payment's external id (GET /orders/{id}).
+
 Requests go out with `requests`, a short timeout and no retries of our own; an error never
 carries the private key or the gateway's message text (it may quote what we sent).
 """
@@ -149,6 +152,17 @@ def _first_charge(order: dict) -> dict:
     return {}
 
 
+def _order_money(order: dict, order_id: str) -> tuple[Decimal, str]:
+    """What a paid order was paid: its amount (integer cents) in pesos, and its currency."""
+    amount = order.get("amount")
+    currency = order.get("currency")
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise GatewayError(f"oxxopay get order: order {order_id} has no amount")
+    if not isinstance(currency, str) or not currency:
+        raise GatewayError(f"oxxopay get order: order {order_id} has no currency")
+    return Decimal(amount) / 100, currency.upper()
+
+
 def _email_for(contract) -> str:
     """The order needs an e-mail. Without one on file, an address of the ISP's own
     domain that receives nothing (.invalid never resolves)."""
@@ -256,6 +270,8 @@ class OxxoPayAdapter:
             raise WebhookRejected("the event has no id")
         order_id = self._order_id_of(event)
         order = self._order_fetch(account, order_id)
+        if order is None:
+            raise WebhookRejected("the gateway does not know that order")
         metadata = order.get("metadata") if isinstance(order.get("metadata"), dict) else {}
         public_id = str(metadata.get("payment_public_id") or "")
         if order.get("payment_status") != "paid":
@@ -274,20 +290,15 @@ class OxxoPayAdapter:
                     },
                 )
             ]
-        amount = order.get("amount")
-        currency = order.get("currency")
-        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-            raise GatewayError(f"oxxopay get order: order {order_id} has no amount")
-        if not isinstance(currency, str) or not currency:
-            raise GatewayError(f"oxxopay get order: order {order_id} has no currency")
+        amount, currency = _order_money(order, order_id)
         paid_at = _aware(_first_charge(order).get("paid_at")) or _aware(event.get("created_at"))
         return [
             RemotePayment(
                 event_id=event_id,
                 external_id=order_id,
                 paid=True,
-                amount=Decimal(amount) / 100,
-                currency=currency.upper(),
+                amount=amount,
+                currency=currency,
                 paid_at=paid_at,
                 payment_public_id=public_id,
                 extra={"type": PAID_EVENT},
@@ -306,13 +317,50 @@ class OxxoPayAdapter:
             raise WebhookRejected("the event names no order")
         return order_id
 
-    def _order_fetch(self, account, order_id: str) -> dict:
+    # Asked directly: the poller, when a webhook never came.
+
+    def fetch(self, *, payment, account) -> RemotePayment | None:
+        """The order start() made for this payment, as the gateway has it now."""
+        order_id = payment.external_id
+        if not order_id:
+            return None
+        if not ORDER_ID.fullmatch(order_id):
+            raise GatewayError(f"oxxopay get order: {_token(order_id)} is not an order id")
+        order = self._order_fetch(account, order_id)
+        if order is None:
+            raise GatewayError(f"oxxopay get order: the gateway does not know order {order_id}")
+        metadata = order.get("metadata") if isinstance(order.get("metadata"), dict) else {}
+        public_id = str(metadata.get("payment_public_id") or "")
+        if public_id != str(payment.public_id):
+            raise GatewayError(f"oxxopay get order: order {order_id} is for another payment")
+        status = order.get("payment_status")
+        if status != "paid":
+            return RemotePayment(
+                event_id=f"poll:{order_id}",
+                external_id=order_id,
+                paid=False,
+                payment_public_id=public_id,
+                extra={"payment_status": _token(status)},
+            )
+        amount, currency = _order_money(order, order_id)
+        return RemotePayment(
+            event_id=f"poll:{order_id}",
+            external_id=order_id,
+            paid=True,
+            amount=amount,
+            currency=currency,
+            paid_at=_aware(_first_charge(order).get("paid_at")),
+            payment_public_id=public_id,
+        )
+
+    def _order_fetch(self, account, order_id: str) -> dict | None:
+        """GET /orders/{id}: the order, or None when the gateway does not know it."""
         key = _private_key(account)
         response = _call(
             "GET", f"{_base(account)}/orders/{quote(order_id)}", what="get order", key=key
         )
         if response.status_code == 404:
-            raise WebhookRejected("the gateway does not know that order")
+            return None
         if not 200 <= response.status_code < 300:
             raise _failure("get order", response)
         order = _json_object(response, "get order")

@@ -113,6 +113,34 @@ def mp_payment(
     }
 
 
+def payments_search(payments: list[dict]):
+    """GET /v1/payments/search over `payments` (read at each request, so a test may add
+    to it): filtered by external_reference and status, sorted by `sort` and `criteria`,
+    cut at `limit`, in the documented envelope."""
+
+    def answer(request: Request) -> Response:
+        found = [
+            payment
+            for payment in payments
+            if all(
+                str(payment.get(name)) == request.args[name]
+                for name in ("external_reference", "status")
+                if name in request.args
+            )
+        ]
+        if "sort" in request.args:
+            found.sort(
+                key=lambda payment: str(payment[request.args["sort"]]),
+                reverse=request.args.get("criteria") == "desc",
+            )
+        limit = int(request.args.get("limit", 30))
+        return _json(
+            {"paging": {"total": len(found), "limit": limit, "offset": 0}, "results": found[:limit]}
+        )
+
+    return answer
+
+
 def signature(data_id, *, request_id=REQUEST_ID, ts=None, secret=WEBHOOK_SECRET) -> str:
     """x-signature as Mercado Pago sends it: ts, and v1 = HMAC-SHA256 hex of the manifest."""
     ts = str(int(time.time() * 1000)) if ts is None else ts

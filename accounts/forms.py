@@ -1,10 +1,15 @@
 import re
 
+import phonenumbers
 from allauth.account.forms import LoginForm as AllauthLoginForm
 from django import forms
 from django.contrib.auth import password_validation
 from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
+
+from core.phones import phone_normalize
+
+from .models import Provider
 
 HANDLE_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,29}$")
 
@@ -24,10 +29,18 @@ class LoginForm(AllauthLoginForm):
             self.fields["remember"].label = _("Recordarme")
 
 
+CONTRACT_NUMBER_PATTERN = re.compile(r"^(?=.*[0-9])[0-9A-Za-z/-]{1,32}$")
+
+
 class ClaimStartForm(forms.Form):
+    """Código + Contrato + Número, checked for their form only: an ISP's code is printed
+    on its contracts, so naming an unknown one tells a stranger nothing; whether the
+    contract and phone match is never told (the same answer either way)."""
+
     provider_code = forms.CharField(
         label=_("Código"),
         max_length=12,
+        help_text=_("El código de tu proveedor viene en tu contrato."),
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
     number = forms.CharField(
@@ -38,9 +51,46 @@ class ClaimStartForm(forms.Form):
     phone = forms.CharField(
         label=_("Número"),
         max_length=24,
-        help_text=_("El celular que registraste al contratar, a 10 dígitos."),
+        help_text=_("El celular que registraste al contratar."),
         widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.provider: Provider | None = None
+
+    def clean_provider_code(self) -> str:
+        code = self.cleaned_data["provider_code"].strip()
+        self.provider = Provider.objects.filter(code=code, is_active=True).first()
+        if self.provider is None:
+            raise forms.ValidationError(
+                _("No hay un proveedor con el código %(code)s: revisa el de tu contrato."),
+                params={"code": code[:12]},
+            )
+        return code
+
+    def clean_number(self) -> str:
+        number = self.cleaned_data["number"].strip()
+        if not CONTRACT_NUMBER_PATTERN.match(number):
+            raise forms.ValidationError(
+                _("Escribe el número de contrato como viene en tu contrato, p. ej. 1001.")
+            )
+        return number
+
+    def clean(self):
+        data = super().clean()
+        phone = data.get("phone")
+        if self.provider and phone and not phone_normalize(phone, country=self.provider.country):
+            example = phonenumbers.format_number(
+                phonenumbers.example_number_for_type(
+                    self.provider.country, phonenumbers.PhoneNumberType.MOBILE
+                ),
+                phonenumbers.PhoneNumberFormat.NATIONAL,
+            )
+            self.add_error(
+                "phone", _("Escribe un celular válido, p. ej. %(example)s.") % {"example": example}
+            )
+        return data
 
 
 class CodeForm(forms.Form):

@@ -28,6 +28,10 @@ def contract_find_claimable(*, provider_code: str, number: str, phone: str) -> C
     )
 
 
+def provider_active_get(*, provider_id: int | None) -> Provider | None:
+    return Provider.objects.filter(pk=provider_id, is_active=True).first() if provider_id else None
+
+
 def contract_claimable_get(*, contract_id: int) -> Contract | None:
     return (
         Contract.objects.select_related("provider")

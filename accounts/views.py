@@ -26,7 +26,12 @@ from .forms import (
     PasswordResetRequestForm,
 )
 from .models import User, VerificationCode
-from .selectors import contract_claimable_get, contract_find_claimable, users_for_login
+from .selectors import (
+    contract_claimable_get,
+    contract_find_claimable,
+    provider_active_get,
+    users_for_login,
+)
 from .services import (
     ClaimError,
     contract_attach,
@@ -42,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 CLAIM_TOKEN = "claim_token"
 CLAIM_VERIFIED = "claim_verified"
+# The ISP the code was asked of: its support phone is the way out if no SMS comes.
+CLAIM_PROVIDER = "claim_provider"
 RESET_TOKEN = "reset_token"
 RESET_VERIFIED = "reset_verified"
 # How long a verified code lets the subscriber finish the next step.
@@ -120,6 +127,7 @@ def claim_start(request: HttpRequest) -> HttpResponse:
         contract = None
     contract_claim_start(contract=contract, token=token)
     request.session[CLAIM_TOKEN] = token
+    request.session[CLAIM_PROVIDER] = form.provider.pk
     _same_answer_sent(request)
     return redirect("claim_verify")
 
@@ -131,7 +139,8 @@ def claim_verify(request: HttpRequest) -> HttpResponse:
         return redirect("claim_start")
     form = CodeForm(request.POST or None)
     if request.method != "POST":
-        return render(request, "accounts/claim_verify.html", {"form": form})
+        provider = provider_active_get(provider_id=request.session.get(CLAIM_PROVIDER))
+        return render(request, "accounts/claim_verify.html", {"form": form, "provider": provider})
     limited = consume_or_429(request, action="verify_code")
     if limited:
         return limited

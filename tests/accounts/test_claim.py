@@ -107,6 +107,7 @@ def test_wrong_contract_wrong_phone_and_wrong_code_answer_byte_identically(contr
 def test_the_first_page_after_submitting_is_the_same_whether_or_not_data_matched(contract):
     from django.test import Client
 
+    ProviderFactory(code="777", name=contract.provider.name)  # an ISP without that contract
     pages = set()
     for fields in ({}, {"number": "9999"}, {"code": "777"}, {"phone": "5500000000"}):
         client = Client()
@@ -339,3 +340,46 @@ def test_codes_are_stored_only_as_hashes(client, contract):
         ((code_hash, token),) = cursor.fetchall()
     assert code not in code_hash
     assert code not in token
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"code": "999"}, "provider_code", "No hay un proveedor con el código 999"),
+        ({"code": "kona"}, "provider_code", "No hay un proveedor con el código kona"),
+        ({"number": "uno"}, "number", "Escribe el número de contrato como viene"),
+        ({"phone": "55 1234"}, "phone", "Escribe un celular válido, p. ej. 222 123 4567."),
+        ({"phone": "tel: cinco cinco"}, "phone", "Escribe un celular válido"),
+    ],
+)
+def test_a_claim_typed_wrong_is_told_on_its_field_and_sends_nothing(
+    client, contract, fields, field, message
+):
+    response = claim_start(client, **fields)
+
+    assert response.status_code == 400
+    assert message in str(response.context["form"].errors[field])
+    assert "claim_token" not in client.session
+    assert VerificationCode.objects.count() == 0
+    assert sms.outbox == []
+
+
+def test_the_code_page_names_the_isps_support_phone(client, contract):
+    contract.provider.support_phone = "800 123 4567"
+    contract.provider.save()
+    claim_start(client)
+
+    page = client.get("/cuenta/crear/codigo/").text
+
+    assert "Si no recibes el código, llama a KONA al" in page
+    assert 'href="tel:8001234567"' in page
+
+
+def test_adding_a_contract_is_not_the_create_an_account_page(client, contract):
+    client.force_login(UserFactory(provider=contract.provider))
+
+    page = client.get("/cuenta/crear/").text
+
+    assert "Agregar otro contrato" in page
+    assert "Ya tengo cuenta" not in page
+    assert "Crear una cuenta" not in page

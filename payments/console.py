@@ -5,6 +5,7 @@ It lives under /admin/agentes/, so the admin's login, staff check and TOTP rule 
 """
 
 import datetime
+import re
 
 from django import forms
 from django.contrib import messages
@@ -64,7 +65,9 @@ def payments_search(request: HttpRequest, query: str):
     query = query.strip()
     if not query:
         return Payment.objects.none()
-    condition = Q(reference=query) | Q(contract__number=query)
+    # A reference read aloud is typed in groups: "1110 0000 0000 18".
+    reference = re.sub(r"[\s.-]", "", query)
+    condition = Q(reference=reference) | Q(contract__number=query)
     countries = set(
         rows_for_staff(Provider.objects.all(), user=request.user)
         .values_list("country", flat=True)

@@ -39,7 +39,9 @@ def agent(kona):
     return staff_of(kona, SUPPORT_ROLE, username="agente")
 
 
-@pytest.mark.parametrize("query", ["11100000000018", "1002", "55 1234 5678", "+525512345678"])
+@pytest.mark.parametrize(
+    "query", ["11100000000018", "1110 0000 0000 18", "1002", "55 1234 5678", "+525512345678"]
+)
 def test_agents_find_a_payment_by_reference_contract_or_phone(client, agent, payment, query):
     client.force_login(agent)
     page = client.get("/admin/agentes/", {"q": query})

@@ -55,9 +55,12 @@ class ClaimStartForm(forms.Form):
         widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, portal: Provider | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.provider: Provider | None = None
+        # On an ISP's portal the ISP is known: its code is not asked.
+        self.provider: Provider | None = portal
+        if portal is not None:
+            del self.fields["provider_code"]
 
     def clean_provider_code(self) -> str:
         code = self.cleaned_data["provider_code"].strip()

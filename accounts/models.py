@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from allauth.mfa.models import Authenticator
 from django.contrib.auth.models import AbstractUser
+from django.core.cache import cache
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -13,6 +14,10 @@ handle_domain_validator = RegexValidator(
     r"^[a-z0-9][a-z0-9-]{1,30}$",
     _("Solo minúsculas, números y guiones (2 a 31 caracteres)."),
 )
+
+
+# The ISPs' own portal hosts, {host: provider id} (accounts.selectors.provider_for_host).
+PORTAL_HOSTS_CACHE_KEY = "providers:portal-hosts"
 
 
 class Provider(models.Model):
@@ -43,6 +48,28 @@ class Provider(models.Model):
         help_text=_("Exige al menos un caracter especial en las contraseñas de sus abonados."),
     )
     support_phone = models.CharField(_("teléfono de atención"), max_length=32, blank=True)
+    portal_host = models.CharField(
+        _("dirección del portal"),
+        max_length=253,
+        blank=True,
+        validators=[
+            RegexValidator(
+                r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$",
+                _("Un nombre de dominio en minúsculas, sin https:// ni /, p. ej. portal.kona.mx."),
+            )
+        ],
+        help_text=_(
+            "El dominio propio del portal de sus abonados (p. ej. portal.kona.mx), que debe "
+            "apuntar a este servidor. Sin él, el portal está en /p/<código>/ y, si se "
+            "configuró ANTENA_DOMAIN, en <dominio de cuentas>.<ANTENA_DOMAIN>."
+        ),
+    )
+    tagline = models.CharField(
+        _("lema"),
+        max_length=120,
+        blank=True,
+        help_text=_("Se muestra bajo el nombre en el portal, p. ej. «Somos de Calamuchita»."),
+    )
     brand_color = models.CharField(_("color de marca"), max_length=7, default="#0b5fff")
     legal_name = models.CharField(_("razón social"), max_length=200, blank=True)
     tax_id = models.CharField(_("identificación fiscal"), max_length=32, blank=True)
@@ -100,9 +127,21 @@ class Provider(models.Model):
         verbose_name = _("proveedor")
         verbose_name_plural = _("proveedores")
         ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["portal_host"],
+                condition=~models.Q(portal_host=""),
+                name="one_provider_per_portal_host",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} · {self.name}"
+
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        # A host added, changed or switched off answers for the right ISP at once.
+        cache.delete(PORTAL_HOSTS_CACHE_KEY)
 
     @property
     def tzinfo(self) -> zoneinfo.ZoneInfo:

@@ -1,17 +1,16 @@
 """Reads of the accounts app, already scoped to what the caller may see."""
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Q, QuerySet
 
 from core.phones import phone_variants
 
-from .models import Contract, Provider, User
+from .models import PORTAL_HOSTS_CACHE_KEY, Contract, Provider, User
 
 
-def contract_find_claimable(*, provider_code: str, number: str, phone: str) -> Contract | None:
-    """The active, unclaimed contract when ISP code, number and phone all match; else None."""
-    provider = Provider.objects.filter(code=provider_code.strip(), is_active=True).first()
-    if provider is None:
-        return None
+def contract_find_claimable(*, provider: Provider, number: str, phone: str) -> Contract | None:
+    """The ISP's active, unclaimed contract when number and phone match; else None."""
     phones = phone_variants(phone, country=provider.country)
     if not phones:
         return None
@@ -26,6 +25,33 @@ def contract_find_claimable(*, provider_code: str, number: str, phone: str) -> C
         )
         .first()
     )
+
+
+def provider_for_host(*, host: str) -> Provider | None:
+    """The ISP whose portal is at `host` (its own domain, or its handle domain under
+    ANTENA_DOMAIN); None for any other host, without a query (the ISPs' own hosts are
+    cached, and the cache is cleared when a provider is saved)."""
+    host = host.split(":", 1)[0].lower().rstrip(".")
+    domain = settings.ANTENA_DOMAIN
+    if domain and host.endswith(f".{domain}"):
+        condition = Q(handle_domain=host.removesuffix(f".{domain}"))
+    else:
+        hosts = cache.get(PORTAL_HOSTS_CACHE_KEY)
+        if hosts is None:
+            hosts = dict(
+                Provider.objects.exclude(portal_host="")
+                .filter(is_active=True)
+                .values_list("portal_host", "pk")
+            )
+            cache.set(PORTAL_HOSTS_CACHE_KEY, hosts, timeout=300)
+        if host not in hosts:
+            return None
+        condition = Q(pk=hosts[host])
+    return Provider.objects.filter(condition, is_active=True).first()
+
+
+def provider_for_code(*, code: str) -> Provider | None:
+    return Provider.objects.filter(code=code, is_active=True).first()
 
 
 def provider_active_get(*, provider_id: int | None) -> Provider | None:
@@ -49,14 +75,15 @@ def contracts_for(*, user: User) -> QuerySet[Contract]:
     )
 
 
-def users_for_login(*, login: str) -> QuerySet[User]:
-    """Active logins whose handle or e-mail is `login`."""
+def users_for_login(*, login: str, portal: Provider | None) -> QuerySet[User]:
+    """Active logins whose handle or e-mail is `login`; on an ISP's portal, its own only."""
     login = login.strip()
     if not login:
         return User.objects.none()
-    return User.objects.select_related("provider").filter(
+    users = User.objects.select_related("provider").filter(
         Q(username__iexact=login) | Q(email__iexact=login), is_active=True
     )
+    return users.filter(provider=portal) if portal is not None else users
 
 
 def reset_phones_for(*, user: User | None) -> list[str]:

@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -103,20 +104,22 @@ def _verified_load(request: HttpRequest, key: str) -> int | None:
 
 def claim_start(request: HttpRequest) -> HttpResponse:
     """Código + Contrato + Número. Whatever was typed, the answer is the same redirect."""
-    form = ClaimStartForm(request.POST or None)
+    form = ClaimStartForm(
+        request.POST or None,
+        portal=request.portal,
+        initial={"provider_code": request.GET.get("codigo", "")},
+    )
     if request.method != "POST":
         return render(request, "accounts/claim_start.html", {"form": form})
     if not form.is_valid():
         return render(request, "accounts/claim_start.html", {"form": form}, status=400)
     data = form.cleaned_data
-    limited = consume_or_429(
-        request, action="claim", key=f"{data['provider_code'].strip()}:{data['number'].strip()}"
-    )
+    limited = consume_or_429(request, action="claim", key=f"{form.provider.code}:{data['number']}")
     if limited:
         return limited
     token = verification_token_new()
     contract = contract_find_claimable(
-        provider_code=data["provider_code"], number=data["number"], phone=data["phone"]
+        provider=form.provider, number=data["number"], phone=data["phone"]
     )
     # Past the SMS limit of a contract nothing more is sent, but the answer stays the same:
     # a 429 here would tell a stranger that the contract and phone match. Matching or not,
@@ -221,11 +224,13 @@ def password_reset_request(request: HttpRequest) -> HttpResponse:
     # the first one the SMS code this browser can type. Past an account's SMS limit, or
     # for no account at all, the same rows are written and nothing is sent: the same
     # answer, for the same work. Everything leaves from the worker, after the answer.
-    matched = list(users_for_login(login=login).order_by("pk")[:5])
+    matched = list(users_for_login(login=login, portal=request.portal).order_by("pk")[:5])
     users = [user for user in matched if sms_allowed(request, key=f"user:{user.pk}")]
     if not matched:
         sms_allowed(request, key="user:none", dry_run=True)  # what a match would cost
-    password_reset_start(users=users, token=token, reset_url_base=request.build_absolute_uri("/"))
+    password_reset_start(
+        users=users, token=token, reset_url_base=request.build_absolute_uri(reverse("home"))
+    )
     request.session[RESET_TOKEN] = token
     messages.info(
         request,

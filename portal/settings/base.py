@@ -14,6 +14,9 @@ env = environ.Env()
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+# Each ISP's portal may live at <its handle domain>.ANTENA_DOMAIN (kona.antena.example):
+# add ".ANTENA_DOMAIN" to ALLOWED_HOSTS too. Empty: ISPs' own hosts and /p/<code>/ only.
+ANTENA_DOMAIN = env("ANTENA_DOMAIN", default="").lower().strip(".")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -48,6 +51,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Each ISP's portal (its host, or /p/<code>/); a session belongs to one ISP.
+    "accounts.middleware.ProviderPortalMiddleware",
     "core.middleware.AuditContextMiddleware",
     "core.middleware.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

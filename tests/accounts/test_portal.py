@@ -1,0 +1,144 @@
+"""Each ISP's own portal: its host or /p/<code>/; its name on the sign-in; its own
+subscribers only; a session belongs to one ISP; the bare routes keep working."""
+
+import pytest
+
+from accounts import sms
+from tests.factories import PASSWORD, ContractFactory, ProviderFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def kona():
+    return ProviderFactory(
+        code="111",
+        name="KONA",
+        handle_domain="kona",
+        tagline="Internet en tu comunidad",
+        support_phone="800 123 4567",
+    )
+
+
+@pytest.fixture
+def interatos():
+    return ProviderFactory(code="222", name="Interatos", handle_domain="interatos", country="AR")
+
+
+@pytest.fixture
+def juan(kona):
+    user = UserFactory(provider=kona, username="juan@kona", email="juan@example.com")
+    ContractFactory(provider=kona, number="1002", user=user, phone="+525512345678")
+    return user
+
+
+def test_the_sign_in_of_an_isps_portal_is_its_own(client, kona):
+    page = client.get("/p/111/accounts/login/")
+
+    assert page.status_code == 200
+    assert "Bienvenido al Portal de Clientes de KONA" in page.text
+    assert "Internet en tu comunidad" in page.text
+    assert 'href="tel:8001234567"' in page.text
+    # Every link stays on the ISP's portal.
+    assert 'action="/p/111/accounts/login/"' in page.text
+    assert 'href="/p/111/cuenta/recuperar/"' in page.text
+    assert 'href="/p/111/cuenta/crear/"' in page.text
+
+
+def test_a_subscriber_signs_in_and_stays_on_the_isps_portal(client, juan):
+    response = client.post("/p/111/accounts/login/", {"login": "juan@kona", "password": PASSWORD})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/p/111/"
+    home = client.get("/p/111/")
+    assert home.status_code == 200
+    assert home.context["user"] == juan
+    assert 'href="/p/111/facturas/"' in home.text or 'href="/p/111/estado-de-cuenta/"' in home.text
+
+
+def test_another_isps_subscriber_cannot_sign_in_on_this_portal(client, juan, interatos):
+    response = client.post("/p/222/accounts/login/", {"login": "juan@kona", "password": PASSWORD})
+
+    assert response.status_code == 200
+    assert "no son correctos" in response.text or response.context["form"].errors
+    assert not response.context["user"].is_authenticated
+
+
+def test_a_session_belongs_to_one_isp(client, juan, interatos):
+    client.force_login(juan)
+
+    elsewhere = client.get("/p/222/")
+
+    assert elsewhere.status_code == 302
+    assert elsewhere["Location"].startswith("/p/222/accounts/login/")
+    assert client.get("/p/111/").status_code == 200  # still signed in on KONA's
+
+
+def test_an_unknown_isp_code_is_a_404(client, kona):
+    assert client.get("/p/999/accounts/login/").status_code == 404
+
+
+def test_the_admin_and_webhooks_are_not_under_a_portal(client, kona):
+    assert client.get("/p/111/admin/").status_code == 404
+    assert client.get("/p/111/healthz").status_code == 404
+
+
+def test_the_portal_at_the_isps_own_host(client, kona, settings):
+    settings.ALLOWED_HOSTS = ["portal.kona.mx", "testserver"]
+    kona.portal_host = "portal.kona.mx"
+    kona.save()
+
+    page = client.get("/accounts/login/", HTTP_HOST="portal.kona.mx")
+
+    assert "Bienvenido al Portal de Clientes de KONA" in page.text
+    assert 'action="/accounts/login/"' in page.text
+
+
+def test_the_portal_under_antena_domain(client, kona, settings):
+    settings.ANTENA_DOMAIN = "antena.example"
+    settings.ALLOWED_HOSTS = [".antena.example"]
+
+    page = client.get("/accounts/login/", HTTP_HOST="kona.antena.example")
+
+    assert "Bienvenido al Portal de Clientes de KONA" in page.text
+
+
+def test_the_bare_routes_keep_working(client, juan):
+    page = client.get("/accounts/login/")
+    assert page.status_code == 200
+    assert "Bienvenido al Portal de Clientes" not in page.text
+    response = client.post("/accounts/login/", {"login": "juan@kona", "password": PASSWORD})
+    assert response["Location"] == "/"
+
+
+def test_claiming_on_a_portal_does_not_ask_the_isps_code(
+    client, kona, django_capture_on_commit_callbacks
+):
+    ContractFactory(provider=kona, number="1001", phone="+525512345678")
+
+    page = client.get("/p/111/cuenta/crear/")
+    assert 'name="provider_code"' not in page.text
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/p/111/cuenta/crear/", {"number": "1001", "phone": "5512345678"})
+
+    assert response["Location"] == "/p/111/cuenta/crear/codigo/"
+    assert [message.to for message in sms.outbox] == ["+525512345678"]
+
+
+def test_a_claim_link_fills_in_the_isps_code(client, kona):
+    page = client.get("/cuenta/crear/?codigo=111")
+
+    assert 'name="provider_code" value="111"' in page.text
+
+
+def test_a_reset_on_a_portal_reaches_only_that_isps_login(
+    client, juan, interatos, django_capture_on_commit_callbacks
+):
+    ana = UserFactory(provider=interatos, username="ana@interatos", email="juan@example.com")
+    ContractFactory(provider=interatos, number="2001", user=ana, phone="+5493511234567")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/p/222/cuenta/recuperar/", {"login": "juan@example.com"})
+
+    # The same e-mail at KONA (an older login) gets nothing from Interatos's portal.
+    assert [message.to for message in sms.outbox] == ["+5493511234567"]

@@ -31,7 +31,16 @@ class ProviderAdmin(TenantAdmin):
     search_fields = ["code", "name", "handle_domain"]
     # What an ISP's own administrator may not change: what subscribers type and see in
     # their handles, and how its money and dates are kept.
-    platform_fields = ["code", "handle_domain", "country", "currency", "locale", "time_zone"]
+    platform_fields = [
+        "code",
+        "handle_domain",
+        "country",
+        "currency",
+        "locale",
+        "time_zone",
+        # A host is the platform's to point at this server.
+        "portal_host",
+    ]
 
     def get_readonly_fields(self, request, obj=None):
         if staff_is_platform(request.user):

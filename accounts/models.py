@@ -10,6 +10,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .validators import brand_color_validator
+
 handle_domain_validator = RegexValidator(
     r"^[a-z0-9][a-z0-9-]{1,30}$",
     _("Solo minúsculas, números y guiones (2 a 31 caracteres)."),
@@ -70,7 +72,13 @@ class Provider(models.Model):
         blank=True,
         help_text=_("Se muestra bajo el nombre en el portal, p. ej. «Somos de Calamuchita»."),
     )
-    brand_color = models.CharField(_("color de marca"), max_length=7, default="#0b5fff")
+    brand_color = models.CharField(
+        _("color de marca"),
+        max_length=7,
+        default="#0b5fff",
+        validators=[brand_color_validator],
+        help_text=_("#rrggbb; lleva texto blanco encima, así que debe contrastar con el blanco."),
+    )
     legal_name = models.CharField(_("razón social"), max_length=200, blank=True)
     tax_id = models.CharField(_("identificación fiscal"), max_length=32, blank=True)
     tax_address = models.CharField(_("domicilio fiscal"), max_length=300, blank=True)

@@ -185,7 +185,7 @@ def test_an_isp_administrator_edits_the_branding_of_their_isp_only(
             "name": "KONA Internet",
             "code": "999",
             "handle_domain": "otra",
-            "brand_color": "#ff0000",
+            "brand_color": "#c62828",
             "support_phone": "5511647608",
             "promise_days": 3,
             "promises_per_period": 1,
@@ -205,7 +205,7 @@ def test_an_isp_administrator_edits_the_branding_of_their_isp_only(
         "KONA Internet",
         "111",
         "kona",
-        "#ff0000",
+        "#c62828",
     )
     assert client.get(f"/admin/accounts/provider/{interatos.pk}/change/").status_code == 404
     assert client.get("/admin/accounts/provider/add/").status_code == 403
@@ -299,3 +299,36 @@ def test_an_isp_administrator_cannot_point_a_gateway_elsewhere(client, isp_admin
     account.refresh_from_db()
     assert response.status_code == 302
     assert account.base_url == ""
+
+
+@pytest.mark.parametrize(
+    ("colour", "message"),
+    [
+        ("#ffeb3b", "contraste 1.2:1"),  # yellow: white text unreadable
+        ("#ff0000", "contraste 4.0:1"),
+        ("red;}a", "Escribe el color como #rrggbb"),
+    ],
+)
+def test_a_brand_colour_white_text_cannot_be_read_on_is_refused(
+    client, isp_admin, kona, colour, message
+):
+    response = client.post(
+        f"/admin/accounts/provider/{kona.pk}/change/",
+        {
+            "name": "KONA",
+            "brand_color": colour,
+            "promise_days": 3,
+            "promises_per_period": 1,
+            "grace_days": 0,
+            "billing_day": 1,
+            "invoice_due_days": 10,
+            "second_due_days": 0,
+            "second_due_surcharge": "0.00",
+            "suspend_after_days": 10,
+        },
+    )
+
+    assert response.status_code == 200
+    assert message in str(response.context["adminform"].form.errors["brand_color"])
+    kona.refresh_from_db()
+    assert kona.brand_color != colour

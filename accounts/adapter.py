@@ -1,7 +1,23 @@
 from allauth.account.adapter import DefaultAccountAdapter
+from django.utils.translation import gettext_lazy as _
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    # allauth's messages in the portal's words and voice; a wrong login never says which
+    # part was wrong.
+    error_messages = {
+        **DefaultAccountAdapter.error_messages,
+        "username_password_mismatch": _("La cuenta o la contraseña no son correctas."),
+        "email_password_mismatch": _("La cuenta o la contraseña no son correctas."),
+        "enter_current_password": _("Escribe tu contraseña actual."),
+        "too_many_login_attempts": _(
+            "Demasiados intentos fallidos. Espera unos minutos y vuelve a intentarlo."
+        ),
+        "rate_limited": _("Vas muy rápido: espera un momento y vuelve a intentarlo."),
+        "same_as_current": _("La nueva contraseña debe ser distinta de la actual."),
+        "invalid_password_reset": _("El enlace para cambiar tu contraseña venció o ya se usó."),
+    }
+
     def is_open_for_signup(self, request) -> bool:
         # Subscribers get a login by claiming their contract ("Crear una cuenta").
         return False

@@ -1,8 +1,11 @@
 import re
 
 import phonenumbers
+from allauth.account.forms import ChangePasswordForm as AllauthChangePasswordForm
 from allauth.account.forms import LoginForm as AllauthLoginForm
+from allauth.account.forms import ResetPasswordKeyForm as AllauthResetPasswordKeyForm
 from django import forms
+from django.conf import settings
 from django.contrib.auth import password_validation
 from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
@@ -113,19 +116,69 @@ class CodeForm(forms.Form):
         return code
 
 
+def password_rules(*, provider: Provider | None) -> str:
+    """What every password validator asks, in words, for the help under the field."""
+    rules = _(
+        "Al menos %(length)s caracteres; no solo números, ni una contraseña común, ni "
+        "parecida a tu cuenta o tu nombre."
+    ) % {"length": settings.PASSWORD_MIN_LENGTH}
+    if provider is not None and provider.require_special_character:
+        rules += " " + _("Con al menos un caracter especial, como .!#$%&/=?¿-+*")
+    return rules
+
+
+class ChangePasswordForm(AllauthChangePasswordForm):
+    """Ajustes → cambiar contraseña, in the portal's words, with the rules shown first."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["oldpassword"].label = _("Contraseña actual")
+        self.fields["oldpassword"].help_text = ""  # the page links Olvidé mi contraseña
+        self.fields["password1"].label = _("Nueva contraseña")
+        self.fields["password1"].help_text = password_rules(
+            provider=getattr(self.user, "provider", None)
+        )
+        self.fields["password2"].label = _("Confirmar nueva contraseña")
+        for name in ("password1", "password2"):
+            self.fields[name].widget.render_value = True
+
+
+class ResetPasswordKeyForm(AllauthResetPasswordKeyForm):
+    """The new password from an e-mailed link, in the portal's words."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["password1"].label = _("Nueva contraseña")
+        self.fields["password1"].help_text = password_rules(
+            provider=getattr(self.user, "provider", None)
+        )
+        self.fields["password2"].label = _("Confirmar nueva contraseña")
+        for name in ("password1", "password2"):
+            self.fields[name].widget.render_value = True
+
+
 class SetPasswordMixin(forms.Form):
     """Contraseña + Confirmar contraseña, checked by every validator for `self.user`."""
 
+    # Kept in the form after an error in another field (the page is never stored: no-store),
+    # so that a subscriber does not type both again.
     password1 = forms.CharField(
         label=_("Contraseña"),
         strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=True),
     )
     password2 = forms.CharField(
         label=_("Confirmar contraseña"),
         strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=True),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The rules before the first try, not only after a refusal.
+        self.fields["password1"].help_text = password_rules(
+            provider=getattr(self.password_user(), "provider", None)
+        )
 
     def password_user(self):
         raise NotImplementedError
@@ -175,7 +228,8 @@ class NewAccountForm(SetPasswordMixin):
         from .models import User
 
         return User(
-            username=f"{self.cleaned_data.get('name', '')}@{self.contract.provider.handle_domain}",
+            username=f"{getattr(self, 'cleaned_data', {}).get('name', '')}"
+            f"@{self.contract.provider.handle_domain}",
             first_name=self.contract.holder_name,
             email=self.contract.email,
             provider=self.contract.provider,

@@ -1,6 +1,7 @@
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from accounts.views import LoginView
 from payments import console
@@ -27,6 +28,12 @@ urlpatterns = [
     path("cuenta/", views.my_account, name="my_account"),
     path("cuenta/avisos/", views.notice_channels, name="notice_channels"),
     path("cuenta/", include("accounts.urls")),
+    # One way to recover a password: Olvidé mi contraseña (SMS code, or e-mail link).
+    path(
+        "accounts/password/reset/",
+        RedirectView.as_view(pattern_name="password_reset_request"),
+        name="account_reset_password",
+    ),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     # The support agents' console sits inside the admin: same login, staff check and TOTP.

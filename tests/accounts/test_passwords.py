@@ -156,3 +156,40 @@ def test_special_character_rule_also_guards_password_change(client):
     assert "al menos un caracter especial" in response.text
     user.refresh_from_db()
     assert user.check_password(PASSWORD)
+
+
+def test_the_password_rules_show_before_the_first_try(client, juan):
+    client.force_login(juan)
+
+    page = client.get("/accounts/password/change/").text
+
+    assert "Al menos 12 caracteres" in page
+    assert "Contraseña actual" in page
+    assert 'href="/cuenta/recuperar/"' in page  # Olvidé mi contraseña: the one reset
+    assert "Ha olvidado" not in page
+
+
+def test_a_refused_new_password_keeps_what_was_typed(client, juan):
+    client.force_login(juan)
+
+    response = client.post(
+        "/accounts/password/change/",
+        {"oldpassword": "no-es-esta", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
+
+    assert response.status_code == 200
+    assert response.text.count(f'value="{NEW_PASSWORD}"') == 2
+    assert 'value="no-es-esta"' not in response.text  # the current one is never sent back
+
+
+def test_the_e_mail_only_reset_leads_to_olvide_mi_contrasena(client):
+    response = client.get("/accounts/password/reset/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/cuenta/recuperar/"
+
+
+def test_a_wrong_sign_in_is_told_in_the_portals_words(client, juan):
+    response = client.post("/accounts/login/", {"login": "juan@kona", "password": "nope"})
+
+    assert "La cuenta o la contraseña no son correctas." in response.text

@@ -81,6 +81,7 @@ class GatewayAccountForm(forms.ModelForm):
             "provider",
             "gateway",
             "is_enabled",
+            "label",
             "reference_prefix",
             "expiry_days",
             "base_url",

@@ -30,6 +30,15 @@ class GatewayAccount(models.Model):
     )
     gateway = models.CharField(_("pasarela"), max_length=16, choices=Gateway.choices)
     is_enabled = models.BooleanField(_("habilitada"), default=True)
+    label = models.CharField(
+        _("nombre para los abonados"),
+        max_length=60,
+        blank=True,
+        help_text=_(
+            "Cómo lo ven sus abonados al pagar, p. ej. «Efectivo en OXXO, 7-Eleven y "
+            "farmacias». Vacío: el nombre del medio."
+        ),
+    )
     credentials_encrypted = models.TextField(editable=False, blank=True)
     reference_prefix = models.CharField(
         _("prefijo de referencia"), max_length=6, blank=True, help_text=_("Dígitos.")

@@ -26,8 +26,13 @@ def gateway_options_for(*, contract: Contract) -> list[tuple[str, str, str]]:
     ).order_by("gateway")
     options = []
     for account in accounts:
-        for method in adapter_for(account.gateway).methods:
-            options.append((account.gateway, method, labels.get((account.gateway, method), method)))
+        methods = adapter_for(account.gateway).methods
+        for method in methods:
+            label = labels.get((account.gateway, method), method)
+            if account.label:
+                # The ISP's own words; a gateway with several methods keeps each one's name.
+                label = f"{account.label}: {label}" if len(methods) > 1 else account.label
+            options.append((account.gateway, method, label))
     order = list(labels)
     return sorted(options, key=lambda o: order.index(o[:2]) if o[:2] in order else 99)
 

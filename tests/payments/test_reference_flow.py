@@ -29,6 +29,22 @@ def test_adquirir_shows_the_isps_methods(client, juan, reference_account):
     assert 'value="reference:cash"' in page and "Referencia de pago" in page
 
 
+def test_the_isp_names_its_methods_in_its_own_words(client, juan, reference_account):
+    from payments.models import GatewayAccount
+
+    reference_account.label = "Efectivo en OXXO, 7-Eleven y farmacias"
+    reference_account.save()
+    GatewayAccount.objects.create(provider=reference_account.provider, gateway="mercadopago")
+    plan = juan.contracts.get().plan
+    client.force_login(juan)
+
+    page = client.get(f"/planes/{plan.pk}/adquirir/").text
+
+    assert ">Efectivo en OXXO, 7-Eleven y farmacias</button>" in page
+    assert ">Mercado Pago</button>" in page
+    assert "Referencia de pago" not in page
+
+
 def test_a_reference_is_numeric_with_prefix_check_digit_amount_and_expiry(
     client, juan, reference_account
 ):

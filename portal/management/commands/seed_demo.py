@@ -35,6 +35,8 @@ PROVIDERS = [
         "time_zone": "America/Mexico_City",
         "require_special_character": False,
         "support_phone": "5511647608",
+        "tagline": "Internet inalámbrico para tu comunidad",
+        "payment_label": "Efectivo en OXXO, 7-Eleven y farmacias",
         "brand_color": "#d2232a",
         "legal_name": "KONA Telecomunicaciones S.A. de C.V.",
         "tax_id": "RFC KTE150101AB1",
@@ -90,6 +92,8 @@ PROVIDERS = [
         "time_zone": "America/Argentina/Cordoba",
         "require_special_character": True,
         "support_phone": "03546 412345",
+        "tagline": "Somos de Calamuchita",
+        "payment_label": "Efectivo en Rapipago y Pago Fácil",
         "brand_color": "#1565c0",
         "legal_name": "Interatos S.A.S.",
         "tax_id": "CUIT 30-71234567-8",
@@ -136,7 +140,8 @@ class Command(BaseCommand):
                 defaults={
                     key: value
                     for key, value in spec.items()
-                    if key not in ("code", "zones", "plans", "contracts", "claimed")
+                    if key
+                    not in ("code", "zones", "plans", "contracts", "claimed", "payment_label")
                 },
             )
             zones = {
@@ -225,10 +230,15 @@ class Command(BaseCommand):
                 staff.save()
             staff.groups.add(Group.objects.get(name=role))
         for provider in Provider.objects.filter(code__in=[spec["code"] for spec in PROVIDERS]):
+            spec = next(spec for spec in PROVIDERS if spec["code"] == provider.code)
             GatewayAccount.objects.get_or_create(
                 provider=provider,
                 gateway="reference",
-                defaults={"reference_prefix": provider.code, "expiry_days": 3},
+                defaults={
+                    "reference_prefix": provider.code,
+                    "expiry_days": 3,
+                    "label": spec["payment_label"],
+                },
             )
         lines.append("")
         lines.append(f"Admin (/admin/): {ADMIN_USERNAME} / {ADMIN_PASSWORD}")

@@ -66,6 +66,14 @@ class Provider(models.Model):
             "configuró ANTENA_DOMAIN, en <dominio de cuentas>.<ANTENA_DOMAIN>."
         ),
     )
+    privacy_notice = models.TextField(
+        _("aviso de privacidad"),
+        blank=True,
+        help_text=_(
+            "El aviso que sus abonados leen en el portal (LFPDPPP en México, Ley 25.326 en "
+            "Argentina). Vacío: uno básico con su razón social y domicilio fiscal."
+        ),
+    )
     tagline = models.CharField(
         _("lema"),
         max_length=120,

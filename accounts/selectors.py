@@ -54,6 +54,12 @@ def provider_for_code(*, code: str) -> Provider | None:
     return Provider.objects.filter(code=code, is_active=True).first()
 
 
+def provider_only_active() -> Provider | None:
+    """The ISP of a single-ISP install; None when there are several."""
+    providers = list(Provider.objects.filter(is_active=True)[:2])
+    return providers[0] if len(providers) == 1 else None
+
+
 def provider_active_get(*, provider_id: int | None) -> Provider | None:
     return Provider.objects.filter(pk=provider_id, is_active=True).first() if provider_id else None
 

@@ -10,4 +10,5 @@ urlpatterns = [
     path("recuperar/codigo/", views.password_reset_verify, name="password_reset_verify"),
     path("recuperar/nueva/", views.password_reset_set, name="password_reset_set"),
     path("contrato/", views.contract_switch, name="contract_switch"),
+    path("aviso-de-privacidad/", views.privacy_notice, name="privacy_notice"),
 ]

@@ -31,6 +31,7 @@ from .selectors import (
     contract_claimable_get,
     contract_find_claimable,
     provider_active_get,
+    provider_only_active,
     users_for_login,
 )
 from .services import (
@@ -299,3 +300,13 @@ def contract_switch(request: HttpRequest) -> HttpResponse:
         raise Http404
     request.session[SESSION_CONTRACT_KEY] = chosen.pk
     return redirect("home")
+
+
+def privacy_notice(request: HttpRequest) -> HttpResponse:
+    """The aviso de privacidad of the ISP whose portal this is (or the subscriber's)."""
+    provider = request.portal
+    if provider is None and request.user.is_authenticated:
+        provider = request.user.provider
+    if provider is None:
+        provider = provider_only_active()
+    return render(request, "accounts/privacy_notice.html", {"provider": provider})

@@ -142,3 +142,16 @@ def test_a_reset_on_a_portal_reaches_only_that_isps_login(
 
     # The same e-mail at KONA (an older login) gets nothing from Interatos's portal.
     assert [message.to for message in sms.outbox] == ["+5493511234567"]
+
+
+def test_each_isp_has_its_aviso_de_privacidad(client, kona, interatos):
+    interatos.privacy_notice = "Interatos S.R.L. trata sus datos conforme a la Ley 25.326."
+    interatos.save()
+
+    own = client.get("/p/222/cuenta/aviso-de-privacidad/").text
+    default = client.get("/p/111/cuenta/aviso-de-privacidad/").text
+
+    assert "Interatos S.R.L. trata sus datos conforme a la Ley 25.326." in own
+    assert "ARCO" in default and "KONA" in default
+    claim = client.get("/p/111/cuenta/crear/").text
+    assert 'href="/p/111/cuenta/aviso-de-privacidad/"' in claim

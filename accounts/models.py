@@ -3,6 +3,7 @@ import zoneinfo
 from decimal import Decimal
 
 from allauth.mfa.models import Authenticator
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.cache import cache
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -159,6 +160,15 @@ class Provider(models.Model):
         # A host added, changed or switched off answers for the right ISP at once.
         cache.delete(PORTAL_HOSTS_CACHE_KEY)
 
+    def portal_url(self, path: str = "/") -> str:
+        """The absolute address of `path` (a bare route) on this ISP's portal: its own
+        host, its handle domain under ANTENA_DOMAIN, or PORTAL_BASE_URL + /p/<code>."""
+        if self.portal_host:
+            return f"https://{self.portal_host}{path}"
+        if settings.ANTENA_DOMAIN:
+            return f"https://{self.handle_domain}.{settings.ANTENA_DOMAIN}{path}"
+        return f"{settings.PORTAL_BASE_URL.rstrip('/')}/p/{self.code}{path}"
+
     @property
     def tzinfo(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
@@ -247,6 +257,8 @@ class Contract(models.Model):
         help_text=_("Servicio extendido por una promesa de pago, sin pago aún."),
     )
     claimed_at = models.DateTimeField(_("reclamado el"), null=True, blank=True)
+    # The last invitation to create an account (its number and the ISP's portal by SMS).
+    invited_at = models.DateTimeField(_("invitado el"), null=True, blank=True)
     created_at = models.DateTimeField(_("creado el"), auto_now_add=True)
     updated_at = models.DateTimeField(_("actualizado el"), auto_now=True)
 

@@ -29,6 +29,7 @@ from accounts.services import contracts_phone_changed_notify
 from core.admin import TenantAdmin, TenantInlineMixin
 from core.money import money_format
 from core.tenancy import rows_for_staff
+from notifications.services import contracts_invite
 
 from .forms import AdjustmentForm, ContractAdminForm, InvoiceIssueForm, ReasonForm
 from .imports import COLUMNS, MAX_BYTES, MAX_LINES, contracts_import
@@ -404,9 +405,39 @@ class ContractAdmin(TenantAdmin):
         "promise_until",
         "service_history",
         "claimed_at",
+        "invited_at",
         "created_at",
         "updated_at",
     ]
+    actions = ["invite", "invite_again"]
+
+    @admin.action(
+        description=gettext_lazy("Invitar a crear su cuenta (SMS con su contrato y el portal)"),
+        permissions=["change"],
+    )
+    def invite(self, request, queryset):
+        self._invited(request, queryset, again=False)
+
+    @admin.action(
+        description=gettext_lazy("Reenviar la invitación, aunque ya se haya enviado"),
+        permissions=["change"],
+    )
+    def invite_again(self, request, queryset):
+        self._invited(request, queryset, again=True)
+
+    def _invited(self, request, queryset, *, again: bool) -> None:
+        selected = list(queryset.values_list("pk", flat=True))
+        invited = contracts_invite(contract_ids=selected, again=again, actor=request.user)
+        self.message_user(
+            request,
+            _(
+                "%(invited)s de %(selected)s contratos recibirán la invitación; los demás ya "
+                "tienen cuenta, están suspendidos o cancelados, no tienen celular o ya "
+                "fueron invitados."
+            )
+            % {"invited": invited, "selected": len(selected)},
+            messages.SUCCESS if invited else messages.WARNING,
+        )
 
     @admin.display(description=gettext_lazy("Historial del servicio"))
     def service_history(self, contract: Contract) -> str:

@@ -76,6 +76,8 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     errors: list[LineError] = dataclasses.field(default_factory=list)
+    # The contracts the file names, as (provider id, number), once imported.
+    contract_keys: list[tuple[int, str]] = dataclasses.field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -175,6 +177,7 @@ def contracts_import(
                 )
             ]
         )
+    report.contract_keys = [(row.provider.pk, row.number) for row in rows]
     logger.info(
         "contracts imported created=%s updated=%s unchanged=%s",
         report.created,

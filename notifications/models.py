@@ -21,6 +21,7 @@ class Kind(models.TextChoices):
     SERVICE_REACTIVATED = "service_reactivated", _("servicio reactivado")
     INVOICE_ISSUED = "invoice_issued", _("factura emitida")
     INVOICE_REMINDER = "invoice_reminder", _("recordatorio de vencimiento")
+    INVITATION = "invitation", _("invitación a crear la cuenta")
 
 
 class MessageTemplate(models.Model):

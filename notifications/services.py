@@ -11,17 +11,19 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Contract, Provider
+from accounts.models import Contract, Provider, User
 from accounts.sms import sms_send
+from core.audit import audit_action, audit_entries_record, audit_entry_new
 from core.bulk import rows_insert
 from core.locks import rows_locked
 from core.outbox import outbox_enqueue, outbox_task
 
-from .models import Channel, ChannelPreference, MessageTemplate, Notification
+from .models import Channel, ChannelPreference, Kind, MessageTemplate, Notification
 from .texts import default_text, text_filled
 
 logger = logging.getLogger(__name__)
@@ -42,6 +44,8 @@ class Message:
     values: dict[str, str] = field(default_factory=dict)
     # For a reminder: not sent once the contract is paid past this date.
     covers_until: datetime.date | None = None
+    # Not sent before then (invitations are paced); quiet hours still apply.
+    not_before: datetime.datetime | None = None
 
 
 def quiet_hours_end(*, provider: Provider, now: datetime.datetime) -> datetime.datetime:
@@ -115,7 +119,11 @@ def notifications_send(*, messages: Sequence[Message], now: datetime.datetime | 
                 channel=channel,
                 to=address,
                 body=body,
-                send_after=send_after[provider_id],
+                send_after=(
+                    quiet_hours_end(provider=provider, now=message.not_before)
+                    if message.not_before and message.not_before > now
+                    else send_after[provider_id]
+                ),
                 covers_until=message.covers_until,
                 created_at=now,
             )
@@ -204,6 +212,104 @@ def _delivered(notification: Notification) -> tuple[str, str]:
         )
         return Notification.Status.FAILED, type(error).__name__[:200]
     return Notification.Status.SENT, ""
+
+
+INVITED = audit_action("contract.invited", _("invitación a crear la cuenta"))
+
+
+def contracts_invite(
+    *,
+    contract_ids: Sequence[int],
+    again: bool,
+    actor: User | None,
+    now: datetime.datetime | None = None,
+) -> int:
+    """Tell each active, unclaimed contract with a phone its number and its ISP's portal
+    (by SMS, and e-mail when it has one), once per contract unless `again` (sent by
+    hand), paced at INVITATIONS_PER_MINUTE after those still waiting, never at night.
+    Recorded on the contract (`invited_at`) and audited. Returns how many were invited."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        contracts = _invitable_locked(contract_ids=contract_ids, again=again)
+        messages = _invitations(contracts=contracts, again=again, now=now)
+        _invitations_write(contracts=contracts, messages=messages, actor=actor, now=now)
+    return len(contracts)
+
+
+def _invitable_locked(*, contract_ids: Sequence[int], again: bool) -> list[Contract]:
+    contracts = (
+        Contract.objects.filter(
+            pk__any=list(contract_ids), user__isnull=True, status=Contract.Status.ACTIVE
+        )
+        .exclude(phone="")
+        .select_related("provider")
+    )
+    if not again:
+        contracts = contracts.filter(invited_at__isnull=True)
+    return list(rows_locked(contracts))
+
+
+def _invitations(
+    *, contracts: list[Contract], again: bool, now: datetime.datetime
+) -> list[Message]:
+    """One message each, an ISP's leaving one pace apart after its last invitation still
+    waiting, and those that would fall at night from 08:00 on, still paced."""
+    pace = datetime.timedelta(minutes=1) / max(1, settings.INVITATIONS_PER_MINUTE)
+    last = dict(
+        Notification.objects.filter(
+            kind=Kind.INVITATION,
+            status=Notification.Status.PENDING,
+            provider_id__in={contract.provider_id for contract in contracts},
+        )
+        .values("provider_id")
+        .annotate(last=Max("send_after"))
+        .values_list("provider_id", "last")
+    )
+    messages = []
+    for contract in contracts:
+        provider = contract.provider
+        previous = last.get(provider.pk)
+        at = quiet_hours_end(provider=provider, now=max(now, previous + pace) if previous else now)
+        last[provider.pk] = at
+        messages.append(
+            Message(
+                contract_id=contract.pk,
+                kind=Kind.INVITATION,
+                # Once per contract; sent again by hand, a new event.
+                event=f"invitation:{now.isoformat()}" if again else "invitation",
+                values={"enlace": provider.portal_url("/cuenta/crear/")},
+                not_before=at,
+            )
+        )
+    return messages
+
+
+def _invitations_write(
+    *,
+    contracts: list[Contract],
+    messages: list[Message],
+    actor: User | None,
+    now: datetime.datetime,
+) -> None:
+    notifications_send(messages=messages, now=now)
+    Contract.objects.filter(pk__any=[contract.pk for contract in contracts]).update(invited_at=now)
+    audit_entries_record(
+        entries=[
+            audit_entry_new(
+                action=INVITED,
+                actor=actor,
+                target=contract,
+                changes={
+                    "invited_at": [
+                        contract.invited_at.isoformat() if contract.invited_at else None,
+                        now.isoformat(),
+                    ]
+                },
+            )
+            for contract in contracts
+        ]
+    )
+    logger.info("contracts invited count=%s", len(contracts))
 
 
 def channel_preferences_set(*, user, channels: dict[str, bool]) -> ChannelPreference:

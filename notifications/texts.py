@@ -17,6 +17,7 @@ PLACEHOLDERS = {
     Kind.SERVICE_SUSPENDED: ("isp", "titular", "contrato", "motivo", "vigencia"),
     Kind.SERVICE_REACTIVATED: ("isp", "titular", "contrato", "vigencia"),
     Kind.INVOICE_ISSUED: ("isp", "titular", "contrato", "factura", "monto", "vencimiento"),
+    Kind.INVITATION: ("isp", "titular", "contrato", "enlace"),
     Kind.INVOICE_REMINDER: (
         "isp",
         "titular",
@@ -49,6 +50,10 @@ DEFAULTS = {
             "{isp}: tu factura Nº {factura} por {monto} vence el {vencimiento}. "
             "Descárgala y págala en tu portal."
         ),
+        Kind.INVITATION: (
+            "{isp}: tu número de contrato es {contrato}. Crea tu cuenta con este celular "
+            "en {enlace} y consulta y paga tu servicio."
+        ),
         Kind.INVOICE_REMINDER: (
             "{isp}: tu factura Nº {factura} por {monto} vence el {vencimiento}. "
             "Págala {como_pagar}."
@@ -73,6 +78,10 @@ DEFAULTS = {
             "{isp}: su factura Nº {factura} por {monto} vence el {vencimiento}. "
             "Descárguela y abónela en su portal."
         ),
+        Kind.INVITATION: (
+            "{isp}: su número de contrato es {contrato}. Cree su cuenta con este celular "
+            "en {enlace} y consulte y abone su servicio."
+        ),
         Kind.INVOICE_REMINDER: (
             "{isp}: su factura Nº {factura} por {monto} vence el {vencimiento}. "
             "Abónela {como_pagar}."
@@ -82,7 +91,8 @@ DEFAULTS = {
 
 HELP = _(
     "Usa los datos entre llaves: {isp}, {titular}, {contrato}, y según el mensaje {monto}, "
-    "{detalle}, {dias}, {vigencia}, {como_pagar}, {motivo}, {factura}, {vencimiento}."
+    "{detalle}, {dias}, {vigencia}, {como_pagar}, {motivo}, {factura}, {vencimiento}, "
+    "{enlace}."
 )
 
 

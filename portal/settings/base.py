@@ -17,6 +17,12 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 # Each ISP's portal may live at <its handle domain>.ANTENA_DOMAIN (kona.antena.example):
 # add ".ANTENA_DOMAIN" to ALLOWED_HOSTS too. Empty: ISPs' own hosts and /p/<code>/ only.
 ANTENA_DOMAIN = env("ANTENA_DOMAIN", default="").lower().strip(".")
+# Where this install answers, for links sent by SMS or e-mail from the worker (an ISP
+# without its own host is at PORTAL_BASE_URL/p/<code>/).
+PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
+# Invitations to create an account leave at most this many a minute (an SMS gateway's
+# pace; a file of 5,000 contracts is invited over the hours that follow, never at night).
+INVITATIONS_PER_MINUTE = env.int("INVITATIONS_PER_MINUTE", default=60)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [

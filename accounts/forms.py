@@ -35,10 +35,11 @@ class LoginForm(AllauthLoginForm):
 CONTRACT_NUMBER_PATTERN = re.compile(r"^(?=.*[0-9])[0-9A-Za-z/-]{1,32}$")
 
 
-class ClaimStartForm(forms.Form):
-    """Código + Contrato + Número, checked for their form only: an ISP's code is printed
-    on its contracts, so naming an unknown one tells a stranger nothing; whether the
-    contract and phone match is never told (the same answer either way)."""
+class ContractNamedForm(forms.Form):
+    """Código + Contrato (and how to reach the holder), checked for their form only: an
+    ISP's code is printed on its contracts, so naming an unknown one tells a stranger
+    nothing; whether the contract and the phone or e-mail match is never told (the same
+    answer either way)."""
 
     provider_code = forms.CharField(
         label=_("Código"),
@@ -50,12 +51,6 @@ class ClaimStartForm(forms.Form):
         label=_("Contrato"),
         max_length=32,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
-    )
-    phone = forms.CharField(
-        label=_("Número"),
-        max_length=24,
-        help_text=_("El celular que registraste al contratar."),
-        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
     )
 
     def __init__(self, *args, portal: Provider | None = None, **kwargs):
@@ -83,6 +78,17 @@ class ClaimStartForm(forms.Form):
             )
         return number
 
+
+class ClaimStartForm(ContractNamedForm):
+    """Crear una cuenta: Código + Contrato + Número (the phone on the contract)."""
+
+    phone = forms.CharField(
+        label=_("Número"),
+        max_length=24,
+        help_text=_("El celular que registraste al contratar."),
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
+    )
+
     def clean(self):
         data = super().clean()
         phone = data.get("phone")
@@ -97,6 +103,17 @@ class ClaimStartForm(forms.Form):
                 "phone", _("Escribe un celular válido, p. ej. %(example)s.") % {"example": example}
             )
         return data
+
+
+class ClaimByEmailForm(ContractNamedForm):
+    """Primer ingreso: Código + Contrato + the e-mail on the contract."""
+
+    email = forms.EmailField(
+        label=_("Correo electrónico"),
+        max_length=254,
+        help_text=_("El correo que registraste al contratar."),
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autocapitalize": "none"}),
+    )
 
 
 class CodeForm(forms.Form):

@@ -67,6 +67,14 @@ class Provider(models.Model):
             "configuró ANTENA_DOMAIN, en <dominio de cuentas>.<ANTENA_DOMAIN>."
         ),
     )
+    claim_by_email = models.BooleanField(
+        _("primer ingreso por correo"),
+        default=False,
+        help_text=_(
+            "Además del SMS, un contrato con correo registrado puede recibir un enlace para "
+            "crear su cuenta."
+        ),
+    )
     privacy_notice = models.TextField(
         _("aviso de privacidad"),
         blank=True,

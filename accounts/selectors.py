@@ -27,6 +27,26 @@ def contract_find_claimable(*, provider: Provider, number: str, phone: str) -> C
     )
 
 
+def contract_find_claimable_by_email(
+    *, provider: Provider, number: str, email: str
+) -> Contract | None:
+    """The ISP's active, unclaimed contract with that number and e-mail, where the ISP
+    lets its subscribers start by e-mail; else None."""
+    if not provider.claim_by_email or not email.strip():
+        return None
+    return (
+        Contract.objects.select_related("provider")
+        .filter(
+            provider=provider,
+            number=number.strip(),
+            email__iexact=email.strip(),
+            status=Contract.Status.ACTIVE,
+            user__isnull=True,
+        )
+        .first()
+    )
+
+
 def provider_for_host(*, host: str) -> Provider | None:
     """The ISP whose portal is at `host` (its own domain, or its handle domain under
     ANTENA_DOMAIN); None for any other host, without a query (the ISPs' own hosts are

@@ -10,6 +10,7 @@ from datetime import timedelta
 from allauth.account.forms import default_token_generator
 from allauth.account.utils import user_pk_to_url_str
 from django.conf import settings
+from django.core import signing
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -246,6 +247,64 @@ def password_reset_link_send(*, user_ids: list[int], base_url: str) -> None:
         ) % {"username": user.username, "url": base_url.rstrip("/") + path}
         subject = _("%(provider)s: cambia tu contraseña") % {"provider": provider_name}
         send_mail(subject, body, None, [user.email], fail_silently=False)
+
+
+CLAIM_LINK_SALT = "antena.accounts.claim-link"
+CLAIM_LINK_MAX_AGE = timedelta(days=2)
+
+
+def claim_link_start(*, contract: Contract | None, base_url: str) -> None:
+    """Primer ingreso: the link to create the account goes to the contract's e-mail, from
+    the worker after the answer. The same row is written when nothing matched (`contract`
+    None: the worker sends nothing), so the answer costs the same."""
+    outbox_enqueue(
+        task=claim_link_send,
+        kwargs={"contract_id": contract.pk if contract else None, "base_url": base_url},
+    )
+
+
+@outbox_task
+def claim_link_send(*, contract_id: int | None, base_url: str) -> None:
+    contract = (
+        Contract.objects.select_related("provider")
+        .filter(pk=contract_id, user__isnull=True)
+        .exclude(email="")
+        .first()
+        if contract_id
+        else None
+    )
+    if contract is None:
+        return
+    # Signed, with the e-mail it went to: a link stops working once the ISP changes the
+    # contract's e-mail, once the contract is claimed, and after CLAIM_LINK_MAX_AGE.
+    token = signing.dumps({"contract": contract.pk, "email": contract.email}, salt=CLAIM_LINK_SALT)
+    url = base_url.rstrip("/") + reverse("claim_link", kwargs={"token": token})
+    body = _(
+        "Hola, %(holder)s. Para crear tu cuenta del contrato %(number)s abre este enlace: "
+        "%(url)s\n\nSi no lo pediste, ignora este correo."
+    ) % {"holder": contract.holder_name, "number": contract.number, "url": url}
+    subject = _("%(provider)s: crea tu cuenta") % {"provider": contract.provider.name}
+    send_mail(subject, body, None, [contract.email], fail_silently=False)
+
+
+def claim_link_contract(*, token: str) -> Contract | None:
+    """The contract a claim link was sent for, while it may still be claimed with it."""
+    try:
+        value = signing.loads(
+            token, salt=CLAIM_LINK_SALT, max_age=CLAIM_LINK_MAX_AGE.total_seconds()
+        )
+    except signing.BadSignature:
+        return None
+    return (
+        Contract.objects.select_related("provider")
+        .filter(
+            pk=value.get("contract"),
+            email=value.get("email") or "-",
+            user__isnull=True,
+            status=Contract.Status.ACTIVE,
+        )
+        .first()
+    )
 
 
 def contracts_phone_changed_notify(*, changes: Sequence[tuple[Contract, str]]) -> None:

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from core.tenancy import SESSION_CONTRACT_KEY, request_contracts
 
 from .forms import (
+    ClaimByEmailForm,
     ClaimStartForm,
     CodeForm,
     NewAccountForm,
@@ -30,12 +31,15 @@ from .models import User, VerificationCode
 from .selectors import (
     contract_claimable_get,
     contract_find_claimable,
+    contract_find_claimable_by_email,
     provider_active_get,
     provider_only_active,
     users_for_login,
 )
 from .services import (
     ClaimError,
+    claim_link_contract,
+    claim_link_start,
     contract_attach,
     contract_claim,
     contract_claim_start,
@@ -134,6 +138,45 @@ def claim_start(request: HttpRequest) -> HttpResponse:
     request.session[CLAIM_PROVIDER] = form.provider.pk
     _same_answer_sent(request)
     return redirect("claim_verify")
+
+
+def claim_by_email(request: HttpRequest) -> HttpResponse:
+    """Primer ingreso: Código + Contrato + Correo; the same answer whatever matched."""
+    form = ClaimByEmailForm(
+        request.POST or None,
+        portal=request.portal,
+        initial={"provider_code": request.GET.get("codigo", "")},
+    )
+    if request.method != "POST":
+        return render(request, "accounts/claim_by_email.html", {"form": form})
+    if not form.is_valid():
+        return render(request, "accounts/claim_by_email.html", {"form": form}, status=400)
+    data = form.cleaned_data
+    limited = consume_or_429(request, action="claim", key=f"{form.provider.code}:{data['number']}")
+    if limited:
+        return limited
+    contract = contract_find_claimable_by_email(
+        provider=form.provider, number=data["number"], email=data["email"]
+    )
+    claim_link_start(contract=contract, base_url=request.build_absolute_uri(reverse("home")))
+    messages.info(
+        request,
+        _(
+            "Si los datos coinciden y tu proveedor lo permite, enviamos un enlace al correo "
+            "registrado para crear tu cuenta."
+        ),
+    )
+    return redirect("account_login")
+
+
+def claim_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The e-mailed link: the contract is verified as a typed SMS code would verify it."""
+    contract = claim_link_contract(token=token)
+    if contract is None or (request.portal and contract.provider_id != request.portal.pk):
+        messages.error(request, _("El enlace venció, ya se usó o el contrato ya tiene cuenta."))
+        return redirect("claim_start")
+    _verified_store(request, CLAIM_VERIFIED, contract.pk)
+    return redirect("claim_account")
 
 
 def claim_verify(request: HttpRequest) -> HttpResponse:

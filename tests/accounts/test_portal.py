@@ -155,3 +155,64 @@ def test_each_isp_has_its_aviso_de_privacidad(client, kona, interatos):
     assert "ARCO" in default and "KONA" in default
     claim = client.get("/p/111/cuenta/crear/").text
     assert 'href="/p/111/cuenta/aviso-de-privacidad/"' in claim
+
+
+def _link_in(mail_message) -> str:
+    import re
+
+    return re.search(r"https?://\S+", mail_message.body).group(0)
+
+
+def test_primer_ingreso_by_e_mail_lets_the_holder_create_the_account(
+    client, kona, django_capture_on_commit_callbacks, mailoutbox
+):
+    kona.claim_by_email = True
+    kona.save()
+    contract = ContractFactory(provider=kona, number="1001", email="rosa@example.com")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/p/111/cuenta/crear/correo/", {"number": "1001", "email": "Rosa@Example.com"}
+        )
+    assert response["Location"] == "/p/111/accounts/login/"
+    (message,) = mailoutbox
+    assert message.to == ["rosa@example.com"] and message.subject == "KONA: crea tu cuenta"
+    link = _link_in(message)
+    assert link.startswith("http://testserver/p/111/cuenta/crear/enlace/")
+
+    page = client.get(link.removeprefix("http://testserver"), follow=True)
+    assert "Nueva cuenta" in page.text and contract.holder_name in page.text
+    client.post(
+        "/p/111/cuenta/crear/nueva/",
+        {"name": "rosa", "password1": "una-clave-larga-2026", "password2": "una-clave-larga-2026"},
+    )
+    contract.refresh_from_db()
+    assert contract.user.username == "rosa@kona"
+    # Used once: the contract has its account.
+    again = client.get(link.removeprefix("http://testserver"), follow=True)
+    assert "El enlace venció, ya se usó" in again.text
+
+
+@pytest.mark.parametrize(
+    ("claim_by_email", "email"),
+    [(True, "otra@example.com"), (False, "rosa@example.com")],
+)
+def test_primer_ingreso_answers_alike_and_sends_nothing_when_it_should_not(
+    client, kona, django_capture_on_commit_callbacks, mailoutbox, claim_by_email, email
+):
+    kona.claim_by_email = claim_by_email
+    kona.save()
+    ContractFactory(provider=kona, number="1001", email="rosa@example.com")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/p/111/cuenta/crear/correo/", {"number": "1001", "email": email})
+
+    assert response["Location"] == "/p/111/accounts/login/"
+    assert mailoutbox == []
+
+
+def test_a_tampered_claim_link_leads_nowhere(client, kona):
+    response = client.get("/cuenta/crear/enlace/eyJjb250cmFjdCI6MX0:abc:def/", follow=True)
+
+    assert "El enlace venció, ya se usó" in response.text
+    assert "claim_verified" not in client.session

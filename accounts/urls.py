@@ -13,4 +13,5 @@ urlpatterns = [
     path("recuperar/nueva/", views.password_reset_set, name="password_reset_set"),
     path("contrato/", views.contract_switch, name="contract_switch"),
     path("aviso-de-privacidad/", views.privacy_notice, name="privacy_notice"),
+    path("logo/<str:code>/", views.provider_logo, name="provider_logo"),
 ]

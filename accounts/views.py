@@ -10,7 +10,7 @@ from allauth.account.views import LoginView as AllauthLoginView
 from allauth.core.ratelimit import consume, consume_or_429
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -33,6 +33,7 @@ from .selectors import (
     contract_find_claimable,
     contract_find_claimable_by_email,
     provider_active_get,
+    provider_for_code,
     provider_only_active,
     users_for_login,
 )
@@ -353,3 +354,13 @@ def privacy_notice(request: HttpRequest) -> HttpResponse:
     if provider is None:
         provider = provider_only_active()
     return render(request, "accounts/privacy_notice.html", {"provider": provider})
+
+
+def provider_logo(request: HttpRequest, code: str) -> HttpResponse:
+    """The ISP's logo for its portal's top bar (uploaded in admin); public, cached a day."""
+    provider = provider_for_code(code=code)
+    if provider is None or not provider.logo:
+        raise Http404
+    response = FileResponse(provider.logo.open("rb"))
+    response["Cache-Control"] = "public, max-age=86400"
+    return response

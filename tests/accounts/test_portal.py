@@ -216,3 +216,45 @@ def test_a_tampered_claim_link_leads_nowhere(client, kona):
 
     assert "El enlace venció, ya se usó" in response.text
     assert "claim_verified" not in client.session
+
+
+def test_every_page_of_a_portal_wears_the_isps_brand(client, kona):
+    from django.core.files.base import ContentFile
+
+    kona.brand_color = "#c62828"
+    kona.logo.save("kona.png", ContentFile(b"\x89PNG\r\n\x1a\nlogo"), save=True)
+
+    for path in ("/p/111/accounts/login/", "/p/111/cuenta/crear/", "/p/111/cuenta/recuperar/"):
+        page = client.get(path).text
+        assert "--brand: #c62828" in page, path
+        assert '<img src="/p/111/cuenta/logo/111/"' in page, path
+        assert "Internet en tu comunidad" in page, path
+        assert 'href="/p/111/cuenta/aviso-de-privacidad/"' in page, path
+        assert 'href="tel:8001234567"' in page, path
+        assert "<title>" in page and " · KONA</title>" in page, path
+    logo = client.get("/p/111/cuenta/logo/111/")
+    assert logo.status_code == 200 and b"".join(logo.streaming_content).endswith(b"logo")
+
+
+@pytest.mark.parametrize(("prefix", "brand"), [("", None), ("/p/111", "#c62828")])
+def test_nueva_cuenta_keeps_the_colours_of_the_page_it_is_on(
+    client, kona, django_capture_on_commit_callbacks, prefix, brand
+):
+    from .helpers import last_sms_code
+
+    kona.brand_color = "#c62828"
+    kona.save()
+    ContractFactory(provider=kona, number="1001", phone="+525512345678")
+    fields = {"number": "1001", "phone": "5512345678"}
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            f"{prefix}/cuenta/crear/", fields if prefix else {**fields, "provider_code": "111"}
+        )
+    client.post(f"{prefix}/cuenta/crear/codigo/", {"code": last_sms_code()})
+
+    page = client.get(f"{prefix}/cuenta/crear/nueva/").text
+
+    # Before, the bare page took the colours of the contract being claimed: Antena's blue
+    # on one step, the ISP's red on the next.
+    assert "Nueva cuenta" in page
+    assert (f"--brand: {brand}" in page) if brand else ("--brand" not in page)

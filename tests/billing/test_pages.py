@@ -110,7 +110,7 @@ def test_postpaid_inicio_shows_last_invoice_and_balance(client, laura):
     assert "ÚLTIMA FACTURA" in page
     assert "20/10/2026" in page and "09/11/2026" in page  # emisión, vencimiento
     assert "VENCIDA" in page
-    assert "Monto a pagar</dt><dd>$ 2.590,00" in page
+    assert 'Monto a pagar</dt><dd class="money">$ 2.590,00' in page
     assert 'data-testid="balance">-$ 2.590,00<' in page
     assert "Descargar factura" in page and "Ver facturas" in page
     assert "días de crédito" not in page
@@ -172,8 +172,12 @@ def test_facturas_lists_and_details_with_seed_labels(client, laura):
     client.force_login(laura)
     listing = client.get("/facturas/").text
     assert listing.index(f"Factura Nº {new.number}") < listing.index(f"Factura Nº {old.number}")
-    assert "$ 0,00 / $ 2.190,00" in listing and "PAGADA" in listing
-    assert "$ 2.590,00 / $ 2.590,00" in listing and "IMPAGA" in listing
+    new_row, old_row = listing.split('data-testid="invoice"')[1:]
+    # Monto a pagar always; Monto total only when it differs (part or all of it paid).
+    assert 'data-testid="amount-due">$ 0,00<' in old_row
+    assert 'data-testid="total">$ 2.190,00<' in old_row and "PAGADA" in old_row
+    assert 'data-testid="amount-due">$ 2.590,00<' in new_row and "IMPAGA" in new_row
+    assert 'data-testid="total"' not in new_row
     detail = client.get(f"/facturas/{new.number}/").text
     for text in (
         "Fecha de emisión",

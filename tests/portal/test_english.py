@@ -21,8 +21,8 @@ LOGIN_URL = "/accounts/login/"
 CATALOG = Path(settings.BASE_DIR) / "locale" / "en" / "LC_MESSAGES" / "django.po"
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|<[^>]+>")
 
-MENU_ES = ["Inicio", "Servicios", "Estado de cuenta", "Facturas", "Planes prepago", "Soporte"]
-MENU_EN = ["Home", "Services", "Account statement", "Invoices", "Prepaid plans", "Support"]
+MENU_ES = ["Inicio", "Servicios", "Estado de cuenta", "Facturas", "Planes", "Soporte"]
+MENU_EN = ["Home", "Services", "Account statement", "Invoices", "Plans", "Support"]
 
 
 def _english_client(how: str) -> Client:
@@ -121,6 +121,7 @@ def test_home_menu_in_spanish_by_default():
     page = client.get("/").text
     for item in [*MENU_ES, "Mi cuenta"]:
         assert f">{item}</a>" in page
+    assert ">Salir</button>" in page
     assert "de crédito restante" in page
 
 
@@ -131,6 +132,7 @@ def test_home_menu_and_content_in_english():
     assert '<html lang="en">' in page
     for item in [*MENU_EN, "My account"]:
         assert f">{item}</a>" in page
+    assert ">Sign out</button>" in page
     assert "of credit left" in page
     assert "Valid until:" in page
     assert "<dt>Contract</dt>" in page and "<dt>Account holder</dt>" in page

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Contract, Provider
 from billing.models import Invoice
 from core.money import money_format
+from core.text import digits_grouped
 from notifications.models import Kind
 from notifications.services import Message, notifications_send
 
@@ -26,11 +27,6 @@ from .models import Payment
 logger = logging.getLogger(__name__)
 
 REMINDER_DAYS = (7, 3, 1, 0)
-
-
-def reference_grouped(reference: str) -> str:
-    """A reference read aloud in groups of four: 1113 2417 2894 941."""
-    return " ".join(reference[start : start + 4] for start in range(0, len(reference), 4))
 
 
 @transaction.atomic
@@ -53,7 +49,7 @@ def reminders_send(*, now: datetime.datetime | None = None) -> int:
 def _how_to_pay(payment: Payment | None) -> str:
     if payment is not None and payment.reference:
         return _("con la referencia %(reference)s") % {
-            "reference": reference_grouped(payment.reference)
+            "reference": digits_grouped(payment.reference)
         }
     return _("desde el portal")
 

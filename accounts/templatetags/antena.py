@@ -5,6 +5,7 @@ from django import template
 
 from accounts.models import Provider
 from core.money import money_format
+from core.text import digits_grouped
 
 register = template.Library()
 
@@ -33,3 +34,9 @@ def longday(value: datetime.date | None, provider: Provider) -> str:
     if value is None:
         return ""
     return format_date(value, format="long", locale=provider.locale)
+
+
+@register.filter
+def grouped(digits: str) -> str:
+    """{{ payment.reference|grouped }}: 1113 2417 2894 941, for reading aloud."""
+    return digits_grouped(digits or "")

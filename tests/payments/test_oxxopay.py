@@ -18,6 +18,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from billing.models import LedgerEntry
+from core.text import digits_grouped
 from payments.gateways import GatewayError
 from payments.gateways import oxxopay as oxxopay_gateway
 from payments.models import GatewayAccount, Payment, PaymentEvent, WebhookDelivery
@@ -315,7 +316,8 @@ def test_oxxopay_gives_a_reference_with_barcode_amount_expiry_and_instructions(
 
     page = client.get(response["Location"]).text
     assert "OxxoPay" in page
-    assert f'data-testid="reference">{REFERENCE}<' in page
+    # Grouped for reading aloud: 9300 0123 4567 89.
+    assert 'data-testid="reference">9300 0123 4567 89<' in page
     assert '<div class="barcode"' in page and "<svg" in page  # drawn here, inline
     assert "$250.00" in page
     expiry = timezone.localtime(payment.expires_at, juan.provider.tzinfo).strftime("%d/%m/%Y")
@@ -342,7 +344,7 @@ def test_asking_again_while_pending_shows_the_same_reference_without_a_second_or
     assert first == second
     assert Payment.objects.count() == 1
     assert len(oxxopay.requests("POST", "/orders")) == 1
-    assert REFERENCE in client.get(second).text
+    assert digits_grouped(REFERENCE) in client.get(second).text
 
 
 # Failures: a message, nothing half-made, and a retry that cannot make a second order.
@@ -396,7 +398,7 @@ def test_a_gateway_failure_shows_a_message_and_a_retry_reuses_the_idempotency_ke
     assert oxxopay.keys_on_arrival == [str(payment.idempotency_key)] * 2
     assert len(oxxopay.orders) == 1  # the timed-out order was not made twice
     assert (payment.external_id, payment.reference) == (ORDER_ID, REFERENCE)
-    assert REFERENCE in client.get(response["Location"]).text
+    assert digits_grouped(REFERENCE) in client.get(response["Location"]).text
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from stdnum import luhn
 
 from billing.models import LedgerEntry
 from billing.selectors import ledger_balance
+from core.text import digits_grouped
 from payments.models import Payment, PaymentEvent
 from payments.services import payment_confirm, payments_expire
 from plans.models import Promotion
@@ -62,7 +63,7 @@ def test_a_reference_is_numeric_with_prefix_check_digit_amount_and_expiry(
     )
     assert payment.expires_at - timezone.now() > datetime.timedelta(days=2, hours=23)
     page = client.get(response["Location"]).text
-    assert payment.reference in page
+    assert digits_grouped(payment.reference) in page
     assert "$250.00" in page
     assert "<svg" in page  # barcode and QR, inline
     assert "Cómo pagar" in page
@@ -324,3 +325,16 @@ def test_a_bad_plan_or_invoice_number_is_404_not_500(juan, reference_account, cl
     response = client.post("/pagos/nuevo/", {field: value, "method": "reference:cash"})
     assert response.status_code == 404
     assert not Payment.objects.exists()
+
+
+def test_the_reference_is_shown_in_groups_for_reading_aloud(client, juan, reference_account):
+    plan = juan.contracts.get().plan
+    client.force_login(juan)
+    buy(client, plan)
+    reference = Payment.objects.get().reference
+
+    page = client.get(f"/pagos/{Payment.objects.get().public_id}/").text
+
+    grouped = f"{reference[:4]} {reference[4:8]} {reference[8:12]} {reference[12:]}"
+    assert f'data-testid="reference">{grouped}</p>' in page
+    assert digits_grouped(reference) == grouped

@@ -12,6 +12,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from billing.models import LedgerEntry
+from core.text import digits_grouped
 from payments.gateways import stripe as stripe_gateway
 from payments.models import GatewayAccount, Payment, PaymentEvent, WebhookDelivery
 from tests.payments import stripe_server as api
@@ -133,7 +134,7 @@ def test_oxxo_purchase_shows_the_stripe_voucher(client, juan, stripe_account, st
     assert payment.voucher_url.startswith("https://payments.stripe.com/oxxo/voucher/")
     assert payment.expires_at == datetime.datetime.fromtimestamp(api.EXPIRES_AFTER, tz=datetime.UTC)
     page = client.get(response["Location"]).text
-    assert api.VOUCHER_NUMBER in page
+    assert digits_grouped(api.VOUCHER_NUMBER) in page
     assert "$250.00" in page
     assert "31/12/2029" in page  # 23:59:59 UTC is still the 31st in Mexico City
     assert "Acude a cualquier tienda OXXO." in page
@@ -227,7 +228,7 @@ def test_a_stripe_failure_shows_a_message_and_a_retry_never_charges_twice(
     assert (keys[0] == keys[1]) is same_key
     assert payment.reference == api.VOUCHER_NUMBER
     assert Payment.objects.count() == 1
-    assert api.VOUCHER_NUMBER in client.get(second["Location"]).text
+    assert digits_grouped(api.VOUCHER_NUMBER) in client.get(second["Location"]).text
 
 
 @pytest.mark.parametrize("price", ["9.99", "10000.01"])

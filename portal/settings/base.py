@@ -59,6 +59,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Each ISP's portal (its host, or /p/<code>/); a session belongs to one ISP.
     "accounts.middleware.ProviderPortalMiddleware",
+    # Its ISP's language on a portal, unless the person chose one (after the portal is known).
+    "portal.middleware.ProviderLanguageMiddleware",
     "core.middleware.AuditContextMiddleware",
     "core.middleware.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -157,6 +159,9 @@ LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "account_login"
 
+# Sessions read from the cache (Redis) and written through to the database: a page reads
+# no session row, and with Redis down they still work from the database (DESIGN.md).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 # "Recordarme": ticked keeps the session 30 days, unticked ends it with the browser.
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 30
 SESSION_COOKIE_HTTPONLY = True
@@ -232,7 +237,13 @@ EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Antena <no-reply@antena.local>")
 
 LANGUAGE_CODE = "es"
-LANGUAGES = [("es", _("Español")), ("en", _("English"))]
+# es speaks tú (the msgids, KONA's voice); es-ar speaks usted through its own catalogue
+# (Wispro's voice). An ISP's portal starts in its `Provider.locale` (portal.middleware).
+LANGUAGES = [
+    ("es", _("Español")),
+    ("es-ar", _("Español de Argentina")),
+    ("en", _("English")),
+]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 FORMAT_MODULE_PATH = ["portal.formats"]
 TIME_ZONE = env("TIME_ZONE", default="UTC")

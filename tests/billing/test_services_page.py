@@ -231,8 +231,9 @@ def _history(contract, plans, size):
     contracts_recompute(contract_ids=[contract.pk])
 
 
-# Session, user, contracts (with provider, plan and zone), next plan, service changes.
-SERVICES_QUERIES = 5
+# User, contracts (with provider, plan and zone), next plan, service changes (the session
+# comes from the cache).
+SERVICES_QUERIES = 4
 
 
 @pytest.mark.parametrize("size", [1, 30])

@@ -5,7 +5,6 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
-from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -49,6 +48,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # HTML gzipped for phones on slow links (about a third of the bytes; Django's gzip adds
+    # random padding against BREACH); static files come pre-compressed from WhiteNoise.
+    "django.middleware.gzip.GZipMiddleware",
     # Webhooks go straight to their view from here: no session, language or login.
     "portal.middleware.StatelessPathsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -239,10 +241,12 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Antena <no-reply@antena.
 LANGUAGE_CODE = "es"
 # es speaks tú (the msgids, KONA's voice); es-ar speaks usted through its own catalogue
 # (Wispro's voice). An ISP's portal starts in its `Provider.locale` (portal.middleware).
+# Each name in its own language, as the footer's selector shows it to whoever reads it
+# (translated, Django's catalogues turn English into «Inglés»).
 LANGUAGES = [
-    ("es", _("Español")),
-    ("es-ar", _("Español de Argentina")),
-    ("en", _("English")),
+    ("es", "Español"),
+    ("es-ar", "Español de Argentina"),
+    ("en", "English"),
 ]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 FORMAT_MODULE_PATH = ["portal.formats"]

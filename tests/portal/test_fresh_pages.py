@@ -70,3 +70,13 @@ def test_an_invoice_paid_between_two_requests_shows_pagada(client):
 
     page = client.get("/facturas/").text
     assert "PAGADA" in page and "IMPAGA" not in page
+
+
+def test_pages_are_gzipped_for_browsers_that_take_it(client):
+    import gzip
+
+    page = client.get("/accounts/login/", HTTP_ACCEPT_ENCODING="gzip, br")
+
+    assert page["Content-Encoding"] == "gzip"
+    html = gzip.decompress(page.content)
+    assert b"INGRESAR" in html and len(page.content) < len(html) / 2

@@ -21,6 +21,10 @@ LOCK_ARGS ?=
 
 .PHONY: run install test lint format migrations-check messages clean lock
 
+# axe-core for the accessibility browser tests, from npm, pinned by its package-lock.json.
+AXE_DIR := tests/browser/axe
+AXE := $(AXE_DIR)/node_modules/axe-core/axe.min.js
+
 $(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -28,7 +32,11 @@ $(STAMP): pyproject.toml requirements-dev.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+$(AXE): $(AXE_DIR)/package.json $(AXE_DIR)/package-lock.json
+	cd $(AXE_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(AXE)
+
+install: $(STAMP) $(AXE)
 
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
@@ -36,7 +44,7 @@ run: $(STAMP)
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-test: $(STAMP)
+test: $(STAMP) $(AXE)
 	$(BIN)/python manage.py compile_translations
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -52,7 +60,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 messages: $(STAMP)
-	$(BIN)/python manage.py makemessages -l en --ignore=.venv --ignore=staticfiles
+	$(BIN)/python manage.py makemessages -l en -l es_AR --ignore=.venv --ignore=staticfiles
 
 $(LOCK_VENV)/bin/pip-compile:
 	$(PYTHON) -m venv $(LOCK_VENV)

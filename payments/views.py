@@ -140,7 +140,7 @@ def payment_detail(request: HttpRequest, public_id) -> HttpResponse:
         raise Http404
     context = {"payment": payment, "provider": payment.provider}
     if payment.reference and payment.status == Payment.Status.PENDING:
-        context["barcode"] = barcode_svg(payment.reference)
+        context["barcode"] = barcode_svg(payment.reference, scalable=True)
         context["qr"] = qr_svg(payment.reference)
     return render(request, "payments/payment_detail.html", context)
 

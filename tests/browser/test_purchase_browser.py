@@ -83,7 +83,9 @@ def test_buy_a_plan_with_oxxopay_and_see_credit_days_grow_once_settled(
     page.get_by_role("button", name="OxxoPay").click()
 
     expect(page.get_by_role("heading", name="OxxoPay")).to_be_visible()
-    reference = page.get_by_test_id("reference").inner_text().strip()
+    shown = page.get_by_test_id("reference").inner_text().strip()
+    assert shown.count(" ") == 3  # grouped in fours for reading aloud: 9300 0123 4567 89
+    reference = shown.replace(" ", "")
     assert len(reference) == 14 and reference.isdigit()
     expect(page.get_by_test_id("amount")).to_have_text("$250.00")
     expect(page.get_by_text("Acude a cualquier tienda OXXO.")).to_be_visible()

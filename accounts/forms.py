@@ -223,7 +223,9 @@ class NewAccountForm(SetPasswordMixin):
         label=_("Cuenta"),
         max_length=30,
         help_text=_("Minúsculas, números, punto o guion; de 3 a 30 caracteres."),
-        widget=forms.TextInput(attrs={"autocapitalize": "none", "autocomplete": "username"}),
+        widget=forms.TextInput(
+            attrs={"autocapitalize": "none", "autocomplete": "username", "data-handle-input": ""}
+        ),
     )
 
     def __init__(self, *args, contract, **kwargs):
@@ -267,7 +269,9 @@ class PasswordResetRequestForm(forms.Form):
         label=_("Cuenta"),
         max_length=254,
         help_text=_("Tu cuenta (juan@kona) o tu correo."),
-        widget=forms.TextInput(attrs={"autocapitalize": "none", "autocomplete": "username"}),
+        widget=forms.TextInput(
+            attrs={"autocapitalize": "none", "autocomplete": "username", "data-handle-input": ""}
+        ),
     )
 
 

@@ -14,3 +14,12 @@ document.addEventListener("click", function (event) {
     window.print();
   }
 });
+document.addEventListener("input", function (event) {
+  // Nueva cuenta: "Tu cuenta será juan@kona" follows what is typed in Cuenta.
+  var field = event.target;
+  if (!field.matches || !field.matches("[data-handle-input]")) return;
+  var shown = document.querySelector("[data-handle-preview]");
+  if (!shown) return;
+  var name = field.value.trim().toLowerCase().split("@")[0];
+  shown.textContent = name || shown.getAttribute("data-handle-preview");
+});

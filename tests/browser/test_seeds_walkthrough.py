@@ -125,8 +125,10 @@ def test_seed_000_kona_claim_buy_a_plan_and_see_the_credit_days(
         expect(facts.locator("dt:has-text('Dirección de instalación') + dd")).to_have_text(
             "Av. Juárez 120, Centro, CDMX"
         )
-        expect(page.get_by_text("Tu cuenta será nombre@kona")).to_be_visible()
+        preview = page.locator("p.help", has_text="Tu cuenta será")
+        expect(preview).to_have_text("Tu cuenta será nombre@kona.")
         page.get_by_label("Cuenta", exact=True).fill("rosa")
+        expect(preview).to_have_text("Tu cuenta será rosa@kona.")  # live, as it is typed
         page.get_by_label("Contraseña", exact=True).fill(ROSA_PASSWORD)
         page.get_by_label("Confirmar contraseña", exact=True).fill(ROSA_PASSWORD)
         walk.step("nueva-cuenta", photo=True)

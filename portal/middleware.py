@@ -1,7 +1,17 @@
 """Middleware of our own."""
 
+from typing import TYPE_CHECKING
+
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import resolve
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
+
+from core.tenancy import request_contracts
+
+if TYPE_CHECKING:
+    from accounts.models import Provider
 
 
 class StatelessPathsMiddleware:
@@ -27,3 +37,65 @@ class StatelessPathsMiddleware:
         match = resolve(request.path_info)
         request.resolver_match = match
         return match.func(request, *match.args, **match.kwargs)
+
+
+class ProviderLanguageMiddleware:
+    """Each ISP's portal speaks its ISP's language unless the person chose another.
+
+    The language of a request: the one chosen in the footer's selector (Django's language
+    cookie) first; else the default of the ISP (`Provider.locale`: es_AR speaks usted
+    through the es-ar catalogue, es_MX tú, the msgids) whose portal this is, or of the
+    signed-in person's ISP on the bare routes; else what LocaleMiddleware read from
+    Accept-Language, or LANGUAGE_CODE. It runs after ProviderPortalMiddleware, which sets
+    `request.portal`; LocaleMiddleware, before it, still writes Content-Language (the
+    language active when the response leaves) and Vary.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not _language_chosen(request):
+            provider = _provider_of(request)
+            language = provider_language(provider.locale) if provider is not None else None
+            if language is not None:
+                translation.activate(language)
+                request.LANGUAGE_CODE = translation.get_language()
+        response = self.get_response(request)
+        # The cookie decides the language whatever else the request says.
+        patch_vary_headers(response, ("Cookie",))
+        return response
+
+
+def provider_language(locale: str) -> str | None:
+    """The language of LANGUAGES an ISP's `locale` speaks: es_AR → es-ar, es_MX → es."""
+    try:
+        return translation.get_supported_language_variant(translation.to_language(locale))
+    except LookupError:
+        return None
+
+
+def _language_chosen(request: HttpRequest) -> bool:
+    chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+    if not chosen:
+        return False
+    try:
+        translation.get_supported_language_variant(chosen)
+    except LookupError:
+        return False
+    return True
+
+
+def _provider_of(request: HttpRequest) -> "Provider | None":
+    portal = getattr(request, "portal", None)
+    if portal is not None:
+        return portal
+    user = request.user
+    if not user.is_authenticated or user.provider_id is None:
+        return None
+    if user.is_staff:
+        return user.provider
+    # A subscriber's contracts come with their ISP, and every subscriber page reads them
+    # anyway: the language costs no query of its own.
+    _contracts, current = request_contracts(request)
+    return current.provider if current is not None else user.provider

@@ -241,8 +241,9 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Antena <no-reply@antena.
 LANGUAGE_CODE = "es"
 # es speaks tú (the msgids, KONA's voice); es-ar speaks usted through its own catalogue
 # (Wispro's voice). An ISP's portal starts in its `Provider.locale` (portal.middleware).
-# Each name in its own language, as the footer's selector shows it to whoever reads it
-# (translated, Django's catalogues turn English into «Inglés»).
+# The names are not marked for translation: "Español" and "Español de Argentina" read the
+# same in every language (the footer's selector passes them through gettext, where only
+# Django's own catalogues know "English").
 LANGUAGES = [
     ("es", "Español"),
     ("es-ar", "Español de Argentina"),

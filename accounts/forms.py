@@ -144,6 +144,17 @@ def password_rules(*, provider: Provider | None) -> str:
     return rules
 
 
+def _mismatch_told_in_our_words(form) -> bool:
+    """allauth tells two different new passwords in Spain's usted; we say it as the rest of
+    the portal does. True when they differ (allauth's own check is then skipped)."""
+    password1 = form.cleaned_data.get("password1")
+    password2 = form.cleaned_data.get("password2")
+    if password1 and password2 and password1 != password2:
+        form.add_error("password2", _("Las contraseñas no coinciden."))
+        return True
+    return False
+
+
 class ChangePasswordForm(AllauthChangePasswordForm):
     """Ajustes → cambiar contraseña, in the portal's words, with the rules shown first."""
 
@@ -159,6 +170,11 @@ class ChangePasswordForm(AllauthChangePasswordForm):
         for name in ("password1", "password2"):
             self.fields[name].widget.render_value = True
 
+    def clean(self):
+        if _mismatch_told_in_our_words(self):
+            return self.cleaned_data
+        return super().clean()
+
 
 class ResetPasswordKeyForm(AllauthResetPasswordKeyForm):
     """The new password from an e-mailed link, in the portal's words."""
@@ -172,6 +188,11 @@ class ResetPasswordKeyForm(AllauthResetPasswordKeyForm):
         self.fields["password2"].label = _("Confirmar nueva contraseña")
         for name in ("password1", "password2"):
             self.fields[name].widget.render_value = True
+
+    def clean(self):
+        if _mismatch_told_in_our_words(self):
+            return self.cleaned_data
+        return super().clean()
 
 
 class SetPasswordMixin(forms.Form):

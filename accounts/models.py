@@ -8,7 +8,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.cache import cache
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from .validators import brand_color_validator
@@ -176,6 +176,15 @@ class Provider(models.Model):
         if settings.ANTENA_DOMAIN:
             return f"https://{self.handle_domain}.{settings.ANTENA_DOMAIN}{path}"
         return f"{settings.PORTAL_BASE_URL.rstrip('/')}/p/{self.code}{path}"
+
+    @property
+    def language(self) -> str | None:
+        """The language of LANGUAGES its `locale` speaks: es_AR → es-ar (usted), es_MX →
+        es (tú); None when none fits."""
+        try:
+            return translation.get_supported_language_variant(translation.to_language(self.locale))
+        except LookupError:
+            return None
 
     @property
     def tzinfo(self) -> zoneinfo.ZoneInfo:

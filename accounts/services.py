@@ -14,7 +14,7 @@ from django.core import signing
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from core.locks import rows_locked
@@ -234,19 +234,25 @@ def password_reset_link_send(*, user_ids: list[int], base_url: str) -> None:
         if not user.email:
             continue
         provider_name = user.provider.name if user.provider else "Antena"
-        path = reverse(
-            "account_reset_password_from_key",
-            kwargs={
-                "uidb36": user_pk_to_url_str(user),
-                "key": default_token_generator.make_token(user),
-            },
-        )
-        body = _(
-            "Hola. Pediste cambiar la contraseña de %(username)s. Abre este enlace para "
-            "elegir una nueva: %(url)s\n\nSi no lo pediste, ignora este correo."
-        ) % {"username": user.username, "url": base_url.rstrip("/") + path}
-        subject = _("%(provider)s: cambia tu contraseña") % {"provider": provider_name}
-        send_mail(subject, body, None, [user.email], fail_silently=False)
+        with translation.override(user.provider.language if user.provider else None):
+            _password_reset_link_mail(user=user, provider_name=provider_name, base_url=base_url)
+
+
+def _password_reset_link_mail(*, user: User, provider_name: str, base_url: str) -> None:
+    """In the ISP's language and voice (the worker has no request to take it from)."""
+    path = reverse(
+        "account_reset_password_from_key",
+        kwargs={
+            "uidb36": user_pk_to_url_str(user),
+            "key": default_token_generator.make_token(user),
+        },
+    )
+    body = _(
+        "Hola. Pediste cambiar la contraseña de %(username)s. Abre este enlace para "
+        "elegir una nueva: %(url)s\n\nSi no lo pediste, ignora este correo."
+    ) % {"username": user.username, "url": base_url.rstrip("/") + path}
+    subject = _("%(provider)s: cambia tu contraseña") % {"provider": provider_name}
+    send_mail(subject, body, None, [user.email], fail_silently=False)
 
 
 CLAIM_LINK_SALT = "antena.accounts.claim-link"
@@ -279,6 +285,11 @@ def claim_link_send(*, contract_id: int | None, base_url: str) -> None:
     # contract's e-mail, once the contract is claimed, and after CLAIM_LINK_MAX_AGE.
     token = signing.dumps({"contract": contract.pk, "email": contract.email}, salt=CLAIM_LINK_SALT)
     url = base_url.rstrip("/") + reverse("claim_link", kwargs={"token": token})
+    with translation.override(contract.provider.language):
+        _claim_link_mail(contract=contract, url=url)
+
+
+def _claim_link_mail(*, contract: Contract, url: str) -> None:
     body = _(
         "Hola, %(holder)s. Para crear tu cuenta del contrato %(number)s abre este enlace: "
         "%(url)s\n\nSi no lo pediste, ignora este correo."

@@ -30,7 +30,7 @@ def _logo_data_uri(invoice: Invoice) -> str:
 
 def invoice_pdf_render(*, invoice: Invoice) -> bytes:
     provider = invoice.provider
-    with translation.override(provider.locale.split("_")[0]):
+    with translation.override(provider.language):
         html = render_to_string(
             "billing/invoice_pdf.html",
             {

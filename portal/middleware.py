@@ -57,7 +57,7 @@ class ProviderLanguageMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not _language_chosen(request):
             provider = _provider_of(request)
-            language = provider_language(provider.locale) if provider is not None else None
+            language = provider.language if provider is not None else None
             if language is not None:
                 translation.activate(language)
                 request.LANGUAGE_CODE = translation.get_language()
@@ -65,14 +65,6 @@ class ProviderLanguageMiddleware:
         # The cookie decides the language whatever else the request says.
         patch_vary_headers(response, ("Cookie",))
         return response
-
-
-def provider_language(locale: str) -> str | None:
-    """The language of LANGUAGES an ISP's `locale` speaks: es_AR → es-ar, es_MX → es."""
-    try:
-        return translation.get_supported_language_variant(translation.to_language(locale))
-    except LookupError:
-        return None
 
 
 def _language_chosen(request: HttpRequest) -> bool:

@@ -193,3 +193,18 @@ def test_a_wrong_sign_in_is_told_in_the_portals_words(client, juan):
     response = client.post("/accounts/login/", {"login": "juan@kona", "password": "nope"})
 
     assert "La cuenta o la contraseña no son correctas." in response.text
+
+
+def test_two_different_new_passwords_are_told_in_the_portals_words(client, juan):
+    client.force_login(juan)
+
+    response = client.post(
+        "/accounts/password/change/",
+        {"oldpassword": PASSWORD, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD + "x"},
+    )
+
+    assert response.status_code == 200
+    assert "Las contraseñas no coinciden." in response.text
+    assert "Debe escribir" not in response.text
+    juan.refresh_from_db()
+    assert juan.check_password(PASSWORD)

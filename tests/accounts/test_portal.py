@@ -258,3 +258,18 @@ def test_nueva_cuenta_keeps_the_colours_of_the_page_it_is_on(
     # on one step, the ISP's red on the next.
     assert "Nueva cuenta" in page
     assert (f"--brand: {brand}" in page) if brand else ("--brand" not in page)
+
+
+def test_the_worker_writes_argentinas_e_mails_in_usted(
+    client, interatos, django_capture_on_commit_callbacks, mailoutbox
+):
+    interatos.locale = "es_AR"
+    interatos.claim_by_email = True
+    interatos.save()
+    ContractFactory(provider=interatos, number="2001", email="marta@example.com")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/p/222/cuenta/crear/correo/", {"number": "2001", "email": "marta@example.com"})
+
+    (message,) = mailoutbox
+    assert "Para crear su cuenta del contrato 2001 abra este enlace" in message.body

@@ -1,12 +1,5 @@
 // Antena's only script: the page works without it. Loaded from our own origin, so the
 // Content-Security-Policy needs no inline script.
-document.addEventListener("change", function (event) {
-  // A <select data-autosubmit> (contract, language) sends its form when it changes.
-  var field = event.target;
-  if (field.matches && field.matches("select[data-autosubmit]") && field.form) {
-    field.form.submit();
-  }
-});
 document.addEventListener("click", function (event) {
   var link = event.target.closest && event.target.closest("[data-print]");
   if (link) {

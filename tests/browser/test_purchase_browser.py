@@ -106,8 +106,8 @@ def test_buy_a_plan_with_oxxopay_and_see_credit_days_grow_once_settled(
 
 
 def test_pages_run_under_the_content_security_policy_with_nothing_refused(phone_page, subscriber):
-    """The language selector works from the static script, and the browser refuses
-    nothing on the subscriber's pages."""
+    """The static script loads, the language changes with the footer's Cambiar (not on
+    selecting, WCAG 3.2.2), and the browser refuses nothing on the subscriber's pages."""
     refused = []
     phone_page.on(
         "console",
@@ -124,6 +124,8 @@ def test_pages_run_under_the_content_security_policy_with_nothing_refused(phone_
         phone_page.goto(url)
 
     phone_page.select_option("select[name=language]", "en")
+    expect(phone_page.locator("nav.menu")).to_contain_text("Inicio")  # nothing yet
+    phone_page.locator("footer").get_by_role("button").click()
 
     expect(phone_page.locator("nav.menu")).to_contain_text("Home")
     assert refused == []

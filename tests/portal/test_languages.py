@@ -95,9 +95,10 @@ def test_interatos_sign_in_speaks_usted_and_kona_tu(client, kona, interatos):
 def test_the_footer_offers_the_three_languages_with_the_portals_chosen(client, interatos):
     page = client.get("/p/222/accounts/login/").text
 
-    assert '<option value="es">Español</option>' in page
-    assert '<option value="es-ar" selected>Español de Argentina</option>' in page
-    assert '<option value="en">' in page
+    # Each by its own name, whatever the page's language.
+    assert '<option value="es" lang="es">Español</option>' in page
+    assert '<option value="es-ar" lang="es-ar" selected>Español de Argentina</option>' in page
+    assert '<option value="en" lang="en">English</option>' in page
 
 
 def test_interatos_claim_pages_speak_usted(client, interatos, django_capture_on_commit_callbacks):

@@ -144,55 +144,41 @@ def password_rules(*, provider: Provider | None) -> str:
     return rules
 
 
-def _mismatch_told_in_our_words(form) -> bool:
-    """allauth tells two different new passwords in Spain's usted; we say it as the rest of
-    the portal does. True when they differ (allauth's own check is then skipped)."""
-    password1 = form.cleaned_data.get("password1")
-    password2 = form.cleaned_data.get("password2")
-    if password1 and password2 and password1 != password2:
-        form.add_error("password2", _("Las contraseñas no coinciden."))
-        return True
-    return False
+class _AllauthNewPasswordMixin:
+    """allauth's new-password forms in the portal's words: the rules shown first, the new
+    passwords kept after an error, two different ones told as the rest of the portal tells
+    it (allauth says it in Spain's usted)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["password1"].label = _("Nueva contraseña")
+        self.fields["password1"].help_text = password_rules(
+            provider=getattr(self.user, "provider", None)
+        )
+        self.fields["password2"].label = _("Confirmar nueva contraseña")
+        for name in ("password1", "password2"):
+            self.fields[name].widget.render_value = True
+
+    def clean(self):
+        password1 = self.cleaned_data.get("password1")
+        password2 = self.cleaned_data.get("password2")
+        if password1 and password2 and password1 != password2:
+            self.add_error("password2", _("Las contraseñas no coinciden."))
+            return self.cleaned_data
+        return super().clean()
 
 
-class ChangePasswordForm(AllauthChangePasswordForm):
-    """Ajustes → cambiar contraseña, in the portal's words, with the rules shown first."""
+class ChangePasswordForm(_AllauthNewPasswordMixin, AllauthChangePasswordForm):
+    """Ajustes → cambiar contraseña."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["oldpassword"].label = _("Contraseña actual")
         self.fields["oldpassword"].help_text = ""  # the page links Olvidé mi contraseña
-        self.fields["password1"].label = _("Nueva contraseña")
-        self.fields["password1"].help_text = password_rules(
-            provider=getattr(self.user, "provider", None)
-        )
-        self.fields["password2"].label = _("Confirmar nueva contraseña")
-        for name in ("password1", "password2"):
-            self.fields[name].widget.render_value = True
-
-    def clean(self):
-        if _mismatch_told_in_our_words(self):
-            return self.cleaned_data
-        return super().clean()
 
 
-class ResetPasswordKeyForm(AllauthResetPasswordKeyForm):
-    """The new password from an e-mailed link, in the portal's words."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["password1"].label = _("Nueva contraseña")
-        self.fields["password1"].help_text = password_rules(
-            provider=getattr(self.user, "provider", None)
-        )
-        self.fields["password2"].label = _("Confirmar nueva contraseña")
-        for name in ("password1", "password2"):
-            self.fields[name].widget.render_value = True
-
-    def clean(self):
-        if _mismatch_told_in_our_words(self):
-            return self.cleaned_data
-        return super().clean()
+class ResetPasswordKeyForm(_AllauthNewPasswordMixin, AllauthResetPasswordKeyForm):
+    """The new password from an e-mailed link."""
 
 
 class SetPasswordMixin(forms.Form):

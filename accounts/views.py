@@ -23,6 +23,7 @@ from .forms import (
     ClaimByEmailForm,
     ClaimStartForm,
     CodeForm,
+    ContractNamedForm,
     NewAccountForm,
     NewPasswordForm,
     PasswordResetRequestForm,
@@ -108,21 +109,32 @@ def _verified_load(request: HttpRequest, key: str) -> int | None:
     return value["id"]
 
 
-def claim_start(request: HttpRequest) -> HttpResponse:
-    """Código + Contrato + Número. Whatever was typed, the answer is the same redirect."""
-    form = ClaimStartForm(
+def _contract_named(
+    request: HttpRequest, form_class: type[ContractNamedForm], template: str
+) -> tuple[ContractNamedForm | None, HttpResponse | None]:
+    """The claim forms' first half: the form (the ISP's code filled in from `?codigo=`, not
+    asked on an ISP's portal), shown, refused on its fields, or past the claim limit of
+    that contract number. Returns the valid form, or the response to give."""
+    form = form_class(
         request.POST or None,
         portal=request.portal,
         initial={"provider_code": request.GET.get("codigo", "")},
     )
     if request.method != "POST":
-        return render(request, "accounts/claim_start.html", {"form": form})
+        return None, render(request, template, {"form": form})
     if not form.is_valid():
-        return render(request, "accounts/claim_start.html", {"form": form}, status=400)
+        return None, render(request, template, {"form": form}, status=400)
+    number = form.cleaned_data["number"]
+    limited = consume_or_429(request, action="claim", key=f"{form.provider.code}:{number}")
+    return (None, limited) if limited else (form, None)
+
+
+def claim_start(request: HttpRequest) -> HttpResponse:
+    """Código + Contrato + Número. Whatever was typed, the answer is the same redirect."""
+    form, response = _contract_named(request, ClaimStartForm, "accounts/claim_start.html")
+    if response is not None:
+        return response
     data = form.cleaned_data
-    limited = consume_or_429(request, action="claim", key=f"{form.provider.code}:{data['number']}")
-    if limited:
-        return limited
     token = verification_token_new()
     contract = contract_find_claimable(
         provider=form.provider, number=data["number"], phone=data["phone"]
@@ -143,19 +155,10 @@ def claim_start(request: HttpRequest) -> HttpResponse:
 
 def claim_by_email(request: HttpRequest) -> HttpResponse:
     """Primer ingreso: Código + Contrato + Correo; the same answer whatever matched."""
-    form = ClaimByEmailForm(
-        request.POST or None,
-        portal=request.portal,
-        initial={"provider_code": request.GET.get("codigo", "")},
-    )
-    if request.method != "POST":
-        return render(request, "accounts/claim_by_email.html", {"form": form})
-    if not form.is_valid():
-        return render(request, "accounts/claim_by_email.html", {"form": form}, status=400)
+    form, response = _contract_named(request, ClaimByEmailForm, "accounts/claim_by_email.html")
+    if response is not None:
+        return response
     data = form.cleaned_data
-    limited = consume_or_429(request, action="claim", key=f"{form.provider.code}:{data['number']}")
-    if limited:
-        return limited
     contract = contract_find_claimable_by_email(
         provider=form.provider, number=data["number"], email=data["email"]
     )

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.admin import TenantAdmin, TenantAdminMixin
 from core.audit import audit_action, audit_entries_record, audit_entry_new
+from core.phones import phone_field_in_region
 from core.tenancy import staff_is_platform
 
 from .models import Provider, SecondFactor, User
@@ -81,6 +82,8 @@ class UserAdmin(TenantAdminMixin, DjangoUserAdmin):
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
+        provider = obj.provider if obj is not None and obj.provider_id else request.user.provider
+        form = _form_with_phone_of(form, provider)
         if staff_is_platform(request.user):
             return form
         return _form_with_handles_of(form, request.user.provider)
@@ -115,6 +118,20 @@ class UserAdmin(TenantAdminMixin, DjangoUserAdmin):
                     ]
                 )
         return response
+
+
+def _form_with_phone_of(form, provider: Provider | None):
+    """The user form, its phone typed and shown as the ISP writes it."""
+
+    class PhoneForm(form):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            if "phone" in self.fields:
+                phone_field_in_region(
+                    self.fields["phone"], country=provider.country if provider else None
+                )
+
+    return PhoneForm
 
 
 def _form_with_handles_of(form, provider: Provider):

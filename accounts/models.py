@@ -10,6 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
+from phonenumber_field.modelfields import PhoneNumberField
 
 from .validators import brand_color_validator
 
@@ -206,7 +207,7 @@ class User(AbstractUser):
         blank=True,
         related_name="users",
     )
-    phone = models.CharField(_("celular"), max_length=20, blank=True)
+    phone = PhoneNumberField(_("celular"), max_length=20, blank=True)
 
     class Meta(AbstractUser.Meta):
         verbose_name = _("usuario")
@@ -229,7 +230,9 @@ class Contract(models.Model):
     number = models.CharField(_("contrato"), max_length=32)
     holder_name = models.CharField(_("titular"), max_length=200)
     installation_address = models.CharField(_("dirección de instalación"), max_length=300)
-    phone = models.CharField(_("número"), max_length=20, help_text=_("Celular registrado, E.164."))
+    # Stored E.164; typed and shown in the ISP's national format (the admin forms take
+    # the ISP's country as the region).
+    phone = PhoneNumberField(_("número"), max_length=20, help_text=_("Celular registrado."))
     email = models.EmailField(_("correo electrónico"), blank=True)
     zone = models.ForeignKey(
         "plans.Zone", verbose_name=_("zona"), on_delete=models.PROTECT, related_name="contracts"

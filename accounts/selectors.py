@@ -122,7 +122,7 @@ def reset_phones_for(*, user: User | None) -> list[str]:
         .values_list("phone", "status")
     )
     if not rows:
-        return [user.phone] if user is not None and user.phone else []
+        return [str(user.phone)] if user is not None and user.phone else []
     return list(
-        dict.fromkeys(phone for phone, status in rows if status != Contract.Status.CANCELLED)
+        dict.fromkeys(str(phone) for phone, status in rows if status != Contract.Status.CANCELLED)
     )

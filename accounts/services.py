@@ -132,7 +132,7 @@ def contract_claim_start(*, contract: Contract | None, token: str) -> Verificati
     return verification_code_issue(
         token=token,
         purpose=VerificationCode.Purpose.CLAIM,
-        phones=[contract.phone] if contract is not None else [],
+        phones=[str(contract.phone)] if contract is not None else [],
         provider_name=contract.provider.name if contract is not None else "",
         contract=contract,
     )
@@ -323,7 +323,8 @@ def contracts_phone_changed_notify(*, changes: Sequence[tuple[Contract, str]]) -
     no longer come to it: a phone changed by mistake, or by someone else, is noticed by
     the person who had it. (Unclaimed contracts have nobody to tell.)"""
     for contract, old_phone in changes:
-        if contract.user_id is None or not old_phone or old_phone == contract.phone:
+        old_phone = str(old_phone or "")
+        if contract.user_id is None or not old_phone or old_phone == str(contract.phone):
             continue
         provider = contract.provider
         body = _(

@@ -8,9 +8,10 @@ from django.contrib.admin.widgets import AdminDateWidget
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Contract
+from accounts.models import Contract, Provider
 from core.admin import TenantRawIdWidget
 from core.dates import FIRST_YEAR, LAST_YEAR, year_accepted
+from core.phones import phone_field_in_region
 
 from .models import Invoice, LedgerEntry, ServiceHold
 from .services import ServiceOrder
@@ -131,6 +132,16 @@ class ContractAdminForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         contract = self.instance
+        # The phone is typed and shown as the contract's ISP writes it (the one chosen in
+        # the form when adding one).
+        provider_id = str(self.data.get("provider") or contract.provider_id or "")
+        if "phone" in self.fields and provider_id.isdigit():
+            phone_field_in_region(
+                self.fields["phone"],
+                country=Provider.objects.filter(pk=provider_id)
+                .values_list("country", flat=True)
+                .first(),
+            )
         hold = (
             ServiceHold.objects.filter(contract=contract, lifted_at=None).first()
             if contract.pk

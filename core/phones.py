@@ -1,4 +1,5 @@
 import phonenumbers
+from phonenumber_field.widgets import RegionalPhoneNumberWidget
 
 
 def phone_normalize(raw: str, *, country: str) -> str | None:
@@ -32,3 +33,13 @@ def phone_variants(raw: str, *, country: str) -> set[str]:
 def phone_mask(e164: str) -> str:
     """What a page may show of a phone: its last 4 digits."""
     return "•••• " + e164[-4:]
+
+
+def phone_field_in_region(field, *, country: str | None) -> None:
+    """A form's phone field (django-phonenumber-field) that reads and shows numbers as the
+    ISP's country writes them: "55 1234 5678" in México, "351 15-123-4567" in Argentina."""
+    if country:
+        field.region = country
+        # The admin gives every text field its plain text input: the number would show as
+        # stored (E.164) instead of as the ISP writes it.
+        field.widget = RegionalPhoneNumberWidget(region=country, attrs=field.widget.attrs)

@@ -105,6 +105,7 @@ def notifications_send(*, messages: Sequence[Message], now: datetime.datetime | 
             text, {"isp": provider.name, "contrato": number, "titular": holder, **message.values}
         )
         preference = preferences.get(user_id) or ChannelPreference()
+        phone = str(phone or "")
         addresses = {
             Channel.SMS: phone if preference.sms else "",
             Channel.EMAIL: (email or user_email or "") if preference.email else "",

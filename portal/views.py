@@ -114,7 +114,7 @@ def _notice_channels_form(request: HttpRequest, data=None) -> NoticeChannelsForm
             "email": preference.email,
             "whatsapp": preference.whatsapp,
         },
-        masked_phone=phone_mask(contract.phone) if contract is not None else "",
+        masked_phone=phone_mask(str(contract.phone)) if contract is not None else "",
         email_address=(contract.email if contract is not None else "") or user.email,
         offer_email=bool(user.email or any(item.email for item in contracts)),
         offer_whatsapp=bool(settings.WHATSAPP_BACKEND),
@@ -125,7 +125,7 @@ def _my_account_page(
     request: HttpRequest, *, notice_form: NoticeChannelsForm, status: int = 200
 ) -> HttpResponse:
     _contracts, contract = request_contracts(request)
-    phone = phone_mask(contract.phone) if contract is not None else ""
+    phone = phone_mask(str(contract.phone)) if contract is not None else ""
     context = {"masked_phone": phone, "notice_form": notice_form}
     return render(request, "accounts/my_account.html", context, status=status)
 

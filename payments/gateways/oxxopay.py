@@ -211,7 +211,7 @@ class OxxoPayAdapter:
         contract = payment.contract
         customer = {"name": contract.holder_name, "email": _email_for(contract)}
         if contract.phone:
-            customer["phone"] = contract.phone
+            customer["phone"] = str(contract.phone)
         return {
             "currency": payment.currency.upper(),
             "customer_info": customer,

@@ -15,6 +15,10 @@ SECRET_KEY = env("SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 # Each ISP's portal may live at <its handle domain>.ANTENA_DOMAIN (kona.antena.example):
 # add ".ANTENA_DOMAIN" to ALLOWED_HOSTS too. Empty: ISPs' own hosts and /p/<code>/ only.
+# Phones are stored and passed around as E.164 strings (+525512345678); forms take and show
+# them in the ISP's national format (its country as the region).
+PHONENUMBER_DB_FORMAT = "E164"
+PHONENUMBER_DEFAULT_FORMAT = "E164"
 ANTENA_DOMAIN = env("ANTENA_DOMAIN", default="").lower().strip(".")
 # Where this install answers, for links sent by SMS or e-mail from the worker (an ISP
 # without its own host is at PORTAL_BASE_URL/p/<code>/).
@@ -36,6 +40,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "django_celery_beat",
+    "phonenumber_field",
     "core",
     "accounts",
     "plans",

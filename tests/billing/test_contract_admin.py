@@ -76,3 +76,36 @@ def test_the_page_shows_the_service_history(client, contract):
     page = client.get(f"/admin/accounts/contract/{contract.pk}/change/").text
     assert "Antena dañada" in page
     assert "suspendido" in page
+
+
+@pytest.mark.parametrize(
+    ("country", "typed", "stored", "shown"),
+    [
+        ("MX", "55 1234 5678", "+525512345678", "55 1234 5678"),
+        ("AR", "0351 15-412-3456", "+5493514123456", "0351 15-412-3456"),
+    ],
+)
+def test_the_phone_is_typed_and_shown_as_the_isp_writes_it(
+    client, contract, country, typed, stored, shown
+):
+    contract.provider.country = country
+    contract.provider.save()
+
+    response = _post(client, contract, phone=typed)
+
+    assert response.status_code == 302, response.text
+    contract.refresh_from_db()
+    assert str(contract.phone) == stored
+    page = client.get(f"/admin/accounts/contract/{contract.pk}/change/").text
+    assert f'value="{shown}"' in page
+
+
+def test_a_phone_that_is_not_one_is_refused_and_changes_nothing(client, contract):
+    before = str(contract.phone)
+
+    response = _post(client, contract, phone="55 1234")
+
+    assert response.status_code == 200
+    assert "phone" in response.context["adminform"].form.errors
+    contract.refresh_from_db()
+    assert str(contract.phone) == before

@@ -183,7 +183,7 @@ class Command(BaseCommand):
                     },
                 )
             lines.append("")
-            lines.append(f"{provider.name} — Código {provider.code}")
+            lines.append(f"{provider.name} — Código {provider.code} — {provider.portal_url()}")
             for number, name, password in spec["claimed"]:
                 contract = Contract.objects.get(provider=provider, number=number)
                 username = f"{name}@{provider.handle_domain}"

@@ -49,25 +49,22 @@ def contract_find_claimable_by_email(
 
 def provider_for_host(*, host: str) -> Provider | None:
     """The ISP whose portal is at `host` (its own domain, or its handle domain under
-    ANTENA_DOMAIN); None for any other host, without a query (the ISPs' own hosts are
-    cached, and the cache is cleared when a provider is saved)."""
+    ANTENA_DOMAIN); None for any other host. The ISPs with a host of their own are kept
+    in the cache as {host: provider} (one cache read a request, no query), cleared when a
+    provider is saved."""
     host = host.split(":", 1)[0].lower().rstrip(".")
     domain = settings.ANTENA_DOMAIN
     if domain and host.endswith(f".{domain}"):
-        condition = Q(handle_domain=host.removesuffix(f".{domain}"))
-    else:
-        hosts = cache.get(PORTAL_HOSTS_CACHE_KEY)
-        if hosts is None:
-            hosts = dict(
-                Provider.objects.exclude(portal_host="")
-                .filter(is_active=True)
-                .values_list("portal_host", "pk")
-            )
-            cache.set(PORTAL_HOSTS_CACHE_KEY, hosts, timeout=300)
-        if host not in hosts:
-            return None
-        condition = Q(pk=hosts[host])
-    return Provider.objects.filter(condition, is_active=True).first()
+        handle = host.removesuffix(f".{domain}")
+        return Provider.objects.filter(handle_domain=handle, is_active=True).first()
+    portals = cache.get(PORTAL_HOSTS_CACHE_KEY)
+    if portals is None:
+        portals = {
+            provider.portal_host: provider
+            for provider in Provider.objects.exclude(portal_host="").filter(is_active=True)
+        }
+        cache.set(PORTAL_HOSTS_CACHE_KEY, portals, timeout=300)
+    return portals.get(host)
 
 
 def provider_for_code(*, code: str) -> Provider | None:

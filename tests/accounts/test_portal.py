@@ -273,3 +273,22 @@ def test_the_worker_writes_argentinas_e_mails_in_usted(
 
     (message,) = mailoutbox
     assert "Para crear su cuenta del contrato 2001 abra este enlace" in message.body
+
+
+def test_the_isps_own_host_costs_no_query_once_read(client, kona, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.ALLOWED_HOSTS = ["portal.kona.mx"]
+    kona.portal_host = "portal.kona.mx"
+    kona.save()
+    client.get("/accounts/login/", HTTP_HOST="portal.kona.mx")
+
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get("/accounts/login/", HTTP_HOST="portal.kona.mx")
+
+    assert "Bienvenido al Portal de Clientes de KONA" in page.text
+    assert not [q for q in queries.captured_queries if "accounts_provider" in q["sql"]]
+    kona.name = "KONA Internet"
+    kona.save()  # saved: the next request reads it again
+    assert "KONA Internet" in client.get("/accounts/login/", HTTP_HOST="portal.kona.mx").text

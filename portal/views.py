@@ -1,3 +1,4 @@
+import functools
 import logging
 
 from django.conf import settings
@@ -70,6 +71,15 @@ def upcoming(request: HttpRequest, page: str) -> HttpResponse:
     return render(request, "portal/upcoming.html", {"title": UPCOMING_PAGES[page]})
 
 
+@functools.cache
+def _redis_for_health(url: str):
+    """One client (and its connection pool) per process: a new one per probe cost a TCP
+    connection each time (most of /healthz's time, bench/pages_bench.py's profile)."""
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=2)
+
+
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     """200 when the database (and Redis, when configured) answer; 503 otherwise."""
@@ -87,7 +97,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
         import redis
 
         try:
-            redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping()
+            _redis_for_health(settings.REDIS_URL).ping()
             checks["redis"] = "ok"
         except redis.RedisError as error:
             logger.warning("healthz: redis unreachable: %s", type(error).__name__)

@@ -34,6 +34,18 @@ urlpatterns = [
         RedirectView.as_view(pattern_name="password_reset_request"),
         name="account_reset_password",
     ),
+    # allauth's own pages a subscriber has no use for lead to ours (they would speak
+    # Spain's Spanish in another layout): e-mail addresses and "set a password" to Mi
+    # cuenta and Ajustes, the e-mail-only reset's "sent" page to Olvidé mi contraseña.
+    path("accounts/email/", RedirectView.as_view(pattern_name="my_account")),
+    path(
+        "accounts/password/set/",
+        RedirectView.as_view(pattern_name="account_change_password"),
+    ),
+    path(
+        "accounts/password/reset/done/",
+        RedirectView.as_view(pattern_name="password_reset_request"),
+    ),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     # The support agents' console sits inside the admin: same login, staff check and TOTP.

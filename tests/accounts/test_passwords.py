@@ -208,3 +208,19 @@ def test_two_different_new_passwords_are_told_in_the_portals_words(client, juan)
     assert "Debe escribir" not in response.text
     juan.refresh_from_db()
     assert juan.check_password(PASSWORD)
+
+
+@pytest.mark.parametrize(
+    ("path", "to"),
+    [
+        ("/accounts/email/", "/cuenta/"),
+        ("/accounts/password/set/", "/accounts/password/change/"),
+        ("/accounts/password/reset/done/", "/cuenta/recuperar/"),
+    ],
+)
+def test_allauths_pages_for_no_one_lead_to_ours(client, juan, path, to):
+    client.force_login(juan)
+
+    response = client.get(path)
+
+    assert (response.status_code, response["Location"]) == (302, to)

@@ -1,27 +1,30 @@
 """Reads of plans and promotions for a subscriber's contract (its ISP and zone)."""
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from accounts.models import Contract
 
 from .models import Plan, Promotion
 
 
-def promotions_active_for(*, contract: Contract) -> list[Promotion]:
-    """Promotions running today (ISP calendar) in the contract's zone, with their plan ids."""
+def promotions_active_for(*, contract: Contract, with_plans: bool = True) -> list[Promotion]:
+    """Promotions running today (ISP calendar) in the contract's zone (or in every zone),
+    with their plan ids unless `with_plans` is False (Inicio shows them, not their plans:
+    one query instead of two)."""
     today = contract.provider.today()
-    return list(
-        Promotion.objects.filter(
-            Q(zones=None) | Q(zones=contract.zone_id),
-            provider_id=contract.provider_id,
-            is_active=True,
-            starts_on__lte=today,
-            ends_on__gte=today,
+    zones = Promotion.zones.through.objects.filter(promotion_id=OuterRef("pk"))
+    promotions = Promotion.objects.filter(
+        Q(~Exists(zones)) | Q(Exists(zones.filter(zone_id=contract.zone_id))),
+        provider_id=contract.provider_id,
+        is_active=True,
+        starts_on__lte=today,
+        ends_on__gte=today,
+    ).order_by("ends_on", "pk")
+    if with_plans:
+        promotions = promotions.prefetch_related(
+            Prefetch("plans", queryset=Plan.objects.only("id"))
         )
-        .distinct()
-        .prefetch_related(Prefetch("plans", queryset=Plan.objects.only("id")))
-        .order_by("ends_on", "pk")
-    )
+    return list(promotions)
 
 
 def prepaid_plans_for(*, contract: Contract) -> QuerySet[Plan]:

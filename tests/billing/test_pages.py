@@ -141,8 +141,15 @@ def test_prepaid_inicio_shows_credit_days_vigencia_and_zone_promotions(client, j
         starts_on=datetime.date(2026, 10, 1),
         ends_on=datetime.date(2026, 10, 31),
     )
+    Promotion.objects.create(  # no zone: every zone
+        provider=contract.provider,
+        title="En todas las zonas",
+        starts_on=datetime.date(2026, 11, 1),
+        ends_on=datetime.date(2026, 11, 30),
+    )
     client.force_login(juan)
     page = client.get("/").text
+    assert "En todas las zonas" in page
     assert "<strong>20</strong> días de crédito restantes" in page
     assert "Vigencia: 13/12/2026" in page
     assert "Noviembre: 5 días extra" in page

@@ -20,8 +20,8 @@ handle_domain_validator = RegexValidator(
 )
 
 
-# The ISPs' own portal hosts, {host: provider id} (accounts.selectors.provider_for_host).
-PORTAL_HOSTS_CACHE_KEY = "providers:portal-hosts"
+# The active ISPs by host, handle domain and code (accounts.selectors._portals).
+PORTALS_CACHE_KEY = "providers:portals"
 
 
 class Provider(models.Model):
@@ -167,7 +167,7 @@ class Provider(models.Model):
     def save(self, *args, **kwargs) -> None:
         super().save(*args, **kwargs)
         # A host added, changed or switched off answers for the right ISP at once.
-        cache.delete(PORTAL_HOSTS_CACHE_KEY)
+        cache.delete(PORTALS_CACHE_KEY)
 
     def portal_url(self, path: str = "/") -> str:
         """The absolute address of `path` (a bare route) on this ISP's portal: its own

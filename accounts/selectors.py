@@ -6,7 +6,7 @@ from django.db.models import Q, QuerySet
 
 from core.phones import phone_variants
 
-from .models import PORTAL_HOSTS_CACHE_KEY, Contract, Provider, User
+from .models import PORTALS_CACHE_KEY, Contract, Provider, User
 
 
 def contract_find_claimable(*, provider: Provider, number: str, phone: str) -> Contract | None:
@@ -47,28 +47,36 @@ def contract_find_claimable_by_email(
     )
 
 
+def _portals() -> dict[str, dict[str, Provider]]:
+    """The active ISPs by their own host, handle domain and code, kept in the cache (one
+    cache read a request, no query) and cleared whenever a provider is saved."""
+    portals = cache.get(PORTALS_CACHE_KEY)
+    if portals is None:
+        providers = list(Provider.objects.filter(is_active=True))
+        portals = {
+            "host": {
+                provider.portal_host: provider for provider in providers if provider.portal_host
+            },
+            "handle": {provider.handle_domain: provider for provider in providers},
+            "code": {provider.code: provider for provider in providers},
+        }
+        cache.set(PORTALS_CACHE_KEY, portals, timeout=300)
+    return portals
+
+
 def provider_for_host(*, host: str) -> Provider | None:
     """The ISP whose portal is at `host` (its own domain, or its handle domain under
-    ANTENA_DOMAIN); None for any other host. The ISPs with a host of their own are kept
-    in the cache as {host: provider} (one cache read a request, no query), cleared when a
-    provider is saved."""
+    ANTENA_DOMAIN); None for any other host."""
     host = host.split(":", 1)[0].lower().rstrip(".")
     domain = settings.ANTENA_DOMAIN
     if domain and host.endswith(f".{domain}"):
-        handle = host.removesuffix(f".{domain}")
-        return Provider.objects.filter(handle_domain=handle, is_active=True).first()
-    portals = cache.get(PORTAL_HOSTS_CACHE_KEY)
-    if portals is None:
-        portals = {
-            provider.portal_host: provider
-            for provider in Provider.objects.exclude(portal_host="").filter(is_active=True)
-        }
-        cache.set(PORTAL_HOSTS_CACHE_KEY, portals, timeout=300)
-    return portals.get(host)
+        return _portals()["handle"].get(host.removesuffix(f".{domain}"))
+    return _portals()["host"].get(host)
 
 
 def provider_for_code(*, code: str) -> Provider | None:
-    return Provider.objects.filter(code=code, is_active=True).first()
+    """The ISP of a /p/<code>/ portal."""
+    return _portals()["code"].get(code)
 
 
 def provider_only_active() -> Provider | None:

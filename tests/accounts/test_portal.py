@@ -275,20 +275,27 @@ def test_the_worker_writes_argentinas_e_mails_in_usted(
     assert "Para crear su cuenta del contrato 2001 abra este enlace" in message.body
 
 
-def test_the_isps_own_host_costs_no_query_once_read(client, kona, settings):
+@pytest.mark.parametrize("where", ["host", "prefix", "antena_domain"])
+def test_an_isps_portal_costs_no_provider_query_once_read(client, kona, settings, where):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    settings.ALLOWED_HOSTS = ["portal.kona.mx"]
+    settings.ANTENA_DOMAIN = "antena.example"
+    settings.ALLOWED_HOSTS = ["portal.kona.mx", "kona.antena.example", "testserver"]
     kona.portal_host = "portal.kona.mx"
     kona.save()
-    client.get("/accounts/login/", HTTP_HOST="portal.kona.mx")
+    path, host = {
+        "host": ("/accounts/login/", "portal.kona.mx"),
+        "prefix": ("/p/111/accounts/login/", "testserver"),
+        "antena_domain": ("/accounts/login/", "kona.antena.example"),
+    }[where]
+    client.get(path, HTTP_HOST=host)
 
     with CaptureQueriesContext(connection) as queries:
-        page = client.get("/accounts/login/", HTTP_HOST="portal.kona.mx")
+        page = client.get(path, HTTP_HOST=host)
 
     assert "Bienvenido al Portal de Clientes de KONA" in page.text
     assert not [q for q in queries.captured_queries if "accounts_provider" in q["sql"]]
     kona.name = "KONA Internet"
     kona.save()  # saved: the next request reads it again
-    assert "KONA Internet" in client.get("/accounts/login/", HTTP_HOST="portal.kona.mx").text
+    assert "KONA Internet" in client.get(path, HTTP_HOST=host).text

@@ -119,6 +119,16 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # Keep connections open between requests (a new PostgreSQL connection costs milliseconds).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Parameters bound by the server, and a statement run twice on a connection kept
+    # prepared there: PostgreSQL stops parsing and planning the same few queries on every
+    # page (a half to two thirds of its CPU per page, docs/performance.md). Behind a
+    # pooler in transaction mode (PgBouncer < 1.21) set DATABASE_PREPARE_THRESHOLD=off.
+    _threshold = env("DATABASE_PREPARE_THRESHOLD", default="2")
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True,
+        prepare_threshold=None if _threshold == "off" else int(_threshold),
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="")

@@ -12,7 +12,7 @@ from django.shortcuts import redirect
 from django.urls import get_script_prefix, reverse, set_script_prefix
 from django.utils.translation import gettext as _
 
-from .selectors import provider_for_code, provider_for_host
+from .selectors import provider_for_code, provider_for_host, provider_for_id
 
 
 class AdminRequiresMFAMiddleware:
@@ -94,5 +94,13 @@ class ProviderPortalMiddleware:
     def _session_scoped(request: HttpRequest) -> None:
         portal = request.portal
         user = request.user
-        if portal is not None and user.is_authenticated and user.provider_id != portal.pk:
+        if not user.is_authenticated or user.provider_id is None:
+            return
+        if portal is not None and user.provider_id != portal.pk:
             request.user = AnonymousUser()
+            return
+        # The login's ISP without a query for it later (its contracts, its pages): the
+        # portal's, or on the bare routes the same cached map's.
+        provider = portal or provider_for_id(provider_id=user.provider_id)
+        if provider is not None:
+            user.provider = provider

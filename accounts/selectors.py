@@ -5,6 +5,7 @@ from django.core.cache import cache
 from django.db.models import Q, QuerySet
 
 from core.phones import phone_variants
+from core.queries import Param, Prepared
 
 from .models import PORTALS_CACHE_KEY, Contract, Provider, User
 
@@ -48,8 +49,8 @@ def contract_find_claimable_by_email(
 
 
 def _portals() -> dict[str, dict[str, Provider]]:
-    """The active ISPs by their own host, handle domain and code, kept in the cache (one
-    cache read a request, no query) and cleared whenever a provider is saved."""
+    """The active ISPs by their own host, handle domain, code and id, kept in the cache (no
+    query) and cleared whenever a provider is saved."""
     portals = cache.get(PORTALS_CACHE_KEY)
     if portals is None:
         providers = list(Provider.objects.filter(is_active=True))
@@ -59,6 +60,7 @@ def _portals() -> dict[str, dict[str, Provider]]:
             },
             "handle": {provider.handle_domain: provider for provider in providers},
             "code": {provider.code: provider for provider in providers},
+            "id": {provider.pk: provider for provider in providers},
         }
         cache.set(PORTALS_CACHE_KEY, portals, timeout=300)
     return portals
@@ -79,6 +81,11 @@ def provider_for_code(*, code: str) -> Provider | None:
     return _portals()["code"].get(code)
 
 
+def provider_for_id(*, provider_id: int | None) -> Provider | None:
+    """An active ISP by id, from the same map (a signed-in login's ISP on the bare routes)."""
+    return _portals()["id"].get(provider_id)
+
+
 def provider_only_active() -> Provider | None:
     """The ISP of a single-ISP install; None when there are several."""
     providers = list(Provider.objects.filter(is_active=True)[:2])
@@ -97,13 +104,24 @@ def contract_claimable_get(*, contract_id: int) -> Contract | None:
     )
 
 
-def contracts_for(*, user: User) -> QuerySet[Contract]:
-    """The contracts a subscriber has claimed, with what their pages show."""
-    return (
-        Contract.objects.filter(user=user)
-        .select_related("provider", "plan", "zone")
+_CONTRACTS_OF_USER = Prepared(
+    lambda: (
+        Contract.objects.filter(user_id=Param("user"))
+        .select_related("plan", "zone")
         .order_by("claimed_at", "pk")
     )
+)
+
+
+def contracts_for(*, user: User) -> list[Contract]:
+    """The contracts a subscriber has claimed, with what their pages show. Their ISP is
+    the login's (a login claims contracts of its own ISP only), which on an ISP's portal
+    is the portal's, already loaded: no join on every page (docs/performance.md)."""
+    contracts = _CONTRACTS_OF_USER.list(user=user.pk)
+    for contract in contracts:
+        if contract.provider_id == user.provider_id:
+            contract.provider = user.provider
+    return contracts
 
 
 def users_for_login(*, login: str, portal: Provider | None) -> QuerySet[User]:

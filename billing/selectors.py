@@ -7,16 +7,27 @@ from django.db.models import F, QuerySet, Sum, Window
 
 from accounts.models import Contract, User
 from core.money import money_quantize
+from core.queries import Param, Prepared
 from plans.models import Plan
 
 from .models import Invoice, LedgerEntry, ServiceChange, ServicePeriod
 
+_BALANCE = Prepared(
+    lambda: (
+        LedgerEntry.objects.filter(contract_id=Param("contract"))
+        .values("contract_id")
+        .annotate(total=Sum("amount"))
+        .order_by()
+        .values_list("total", flat=True)
+    )
+)
+
 
 def ledger_balance(*, contract: Contract) -> Decimal:
     """Balance C/C: the sum of every entry (negative when the subscriber owes)."""
-    total = LedgerEntry.objects.filter(contract=contract).aggregate(total=Sum("amount"))["total"]
+    totals = _BALANCE.list(contract=contract.pk)
     # SQLite sums decimals as floats: back to exact cents.
-    return money_quantize(total if total is not None else Decimal("0"))
+    return money_quantize(totals[0] if totals else Decimal("0"))
 
 
 def statement_entries(*, contract: Contract) -> QuerySet[LedgerEntry]:
@@ -38,8 +49,21 @@ def invoices_for(*, contract: Contract) -> QuerySet[Invoice]:
     )
 
 
+_LAST_INVOICE = Prepared(
+    lambda: (
+        Invoice.objects.filter(contract_id=Param("contract"))
+        .exclude(status=Invoice.Status.VOID)
+        .order_by("-issue_date", "-number")[:1]
+    )
+)
+
+
 def invoice_last(*, contract: Contract) -> Invoice | None:
-    return invoices_for(contract=contract).exclude(status=Invoice.Status.VOID).first()
+    """The newest invoice of `invoices_for` that is not void (Inicio's ÚLTIMA FACTURA)."""
+    for invoice in _LAST_INVOICE.list(contract=contract.pk):
+        invoice.provider = contract.provider  # the contract's own ISP, already loaded
+        return invoice
+    return None
 
 
 def invoice_for_user(*, user: User, number: int) -> Invoice | None:

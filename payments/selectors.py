@@ -2,11 +2,12 @@
 
 import uuid
 
-from django.db.models import Q, QuerySet
+from django.db.models import DateTimeField, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Contract, User
+from core.queries import Param, Prepared
 
 from .gateways import adapter_for
 from .models import GatewayAccount, Payment
@@ -47,11 +48,21 @@ def payments_for(*, contract: Contract) -> QuerySet[Payment]:
     )
 
 
-def payments_pending_for(*, contract: Contract) -> QuerySet[Payment]:
-    """References the subscriber can still pay (shown on Inicio)."""
-    return payments_for(contract=contract).filter(
-        Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()), status="pending"
+_PAYMENTS_PENDING = Prepared(
+    lambda: (
+        Payment.objects.filter(contract_id=Param("contract"), status="pending")
+        .exclude(reference="", checkout_url="", voucher_url="")
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=Param("now", DateTimeField())))
+        .select_related("plan", "invoice")
+        .order_by("-created_at", "-pk")
     )
+)
+
+
+def payments_pending_for(*, contract: Contract) -> list[Payment]:
+    """References the subscriber can still pay (shown on Inicio), newest first: those of
+    `payments_for` still pending and not expired."""
+    return _PAYMENTS_PENDING.list(contract=contract.pk, now=timezone.now())
 
 
 def payment_for_user(*, user: User, public_id: str) -> Payment | None:

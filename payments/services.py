@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import DateField, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -28,6 +28,7 @@ from core.audit import audit_action, audit_entries_record, audit_entry_new
 from core.bulk import rows_insert, rows_update
 from core.locks import rows_locked
 from core.money import money_format, money_quantize
+from core.queries import Param, Prepared
 from notifications.models import Kind
 from notifications.services import Message, notifications_send
 from plans.models import Plan, Promotion
@@ -692,6 +693,30 @@ def _uuid_or_none(value: str) -> uuid.UUID | None:
         return None
 
 
+_HOLD_STANDING = Prepared(
+    lambda: ServiceHold.objects.filter(contract_id=Param("contract"), lifted_at=None).values_list(
+        "pk", flat=True
+    )[:1]
+)
+_OVERDUE_INVOICE = Prepared(
+    lambda: (
+        Invoice.objects.filter(
+            contract_id=Param("contract"),
+            status=Invoice.Status.ISSUED,
+            due_date__lt=Param("today", DateField()),
+            amount_paid__lt=F("total"),
+        )
+        .order_by("due_date")
+        .values_list("number", flat=True)[:1]
+    )
+)
+_PROMISES_MADE = Prepared(
+    lambda: PaymentPromise.objects.filter(
+        contract_id=Param("contract"), period_key=Param("key")
+    ).values_list("pk", flat=True)
+)
+
+
 def promise_eligibility(*, contract: Contract) -> str | None:
     """The period a payment promise would cover, or None when none is allowed now."""
     provider = contract.provider
@@ -699,10 +724,7 @@ def promise_eligibility(*, contract: Contract) -> str | None:
     # ISP or cancelled gets none.
     if provider.promises_per_period == 0 or contract.status == Contract.Status.CANCELLED:
         return None
-    if (
-        contract.status == Contract.Status.SUSPENDED
-        and ServiceHold.objects.filter(contract=contract, lifted_at=None).exists()
-    ):
+    if contract.status == Contract.Status.SUSPENDED and _HOLD_STANDING.list(contract=contract.pk):
         return None
     today = provider.today()
     if contract.promise_until and contract.promise_until >= today:
@@ -712,20 +734,10 @@ def promise_eligibility(*, contract: Contract) -> str | None:
             return None
         key = f"vigencia:{contract.paid_until or 'none'}"
     else:
-        overdue = (
-            Invoice.objects.filter(
-                contract=contract,
-                status=Invoice.Status.ISSUED,
-                due_date__lt=today,
-                amount_paid__lt=F("total"),
-            )
-            .order_by("due_date")
-            .only("number")
-            .first()
-        )
-        key = f"factura:{overdue.number}" if overdue else None
+        overdue = _OVERDUE_INVOICE.list(contract=contract.pk, today=today)
+        key = f"factura:{overdue[0]}" if overdue else None
     # Counted even when there is nothing to promise, so Inicio costs the same either way.
-    used = PaymentPromise.objects.filter(contract=contract, period_key=key or "").count()
+    used = len(_PROMISES_MADE.list(contract=contract.pk, key=key or ""))
     if key is None or used >= provider.promises_per_period:
         return None
     return key

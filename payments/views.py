@@ -67,7 +67,11 @@ def plan_purchase(request: HttpRequest, plan_id: int) -> HttpResponse:
         "plan": plan,
         "promotions": promotions,
         "options": gateway_options_for(contract=contract),
-        "pending": payments_pending_for(contract=contract).filter(plan=plan),
+        "pending": [
+            payment
+            for payment in payments_pending_for(contract=contract)
+            if payment.plan_id == plan.pk
+        ],
     }
     return render(request, "plans/purchase.html", context)
 

@@ -151,7 +151,9 @@ AUTH_USER_MODEL = "accounts.User"
 SUBSCRIBER_CONTRACTS = "accounts.selectors.contracts_for"
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    # allauth's, reading a session's login more cheaply. Sessions signed in through
+    # allauth's own backend (before 1 December 2026) end once: their holders sign in again.
+    "accounts.backends.PortalAuthenticationBackend",
 ]
 # Argon2id first (accounts.hashers: its parameters and why); PBKDF2 hashes of earlier
 # installs still verify and are rehashed with Argon2id at the next sign-in.

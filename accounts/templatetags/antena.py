@@ -1,7 +1,11 @@
 import datetime
+import functools
 
 from babel.dates import format_date
 from django import template
+from django.template.loader import render_to_string
+from django.urls import get_script_prefix
+from django.utils.translation import get_language
 
 from accounts.models import Provider
 from core.money import money_format
@@ -25,7 +29,13 @@ def day(value: datetime.date | datetime.datetime | None, provider: Provider) -> 
         return ""
     if isinstance(value, datetime.datetime):
         value = value.astimezone(provider.tzinfo).date()
-    return format_date(value, format="dd/MM/yyyy", locale=provider.locale)
+    return _day_text(value, provider.locale)
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_text(value: datetime.date, locale: str) -> str:
+    """Made once per process: a statement repeats the same few dates (docs/performance.md)."""
+    return format_date(value, format="dd/MM/yyyy", locale=locale)
 
 
 @register.filter
@@ -40,3 +50,21 @@ def longday(value: datetime.date | None, provider: Provider) -> str:
 def grouped(digits: str) -> str:
     """{{ payment.reference|grouped }}: 1113 2417 2894 941, for reading aloud."""
     return digits_grouped(digits or "")
+
+
+@register.simple_tag(takes_context=True)
+def menu(context) -> str:
+    """The signed-in menu (templates/_menu.html). It names no one, so it is the same for
+    every subscriber on a page of the same name and billing mode, in the same language
+    and portal: made once per process for each (docs/performance.md)."""
+    request = context["request"]
+    contract = context.get("contract")
+    mode = (contract.billing_mode if contract is not None else "") or "prepaid"
+    name = (request.resolver_match.url_name if request.resolver_match else "") or ""
+    return _menu_html(get_script_prefix(), get_language(), mode, name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _menu_html(prefix: str, language: str, mode: str, name: str) -> str:
+    # The prefix and language are the request's, active while rendering: keys, not inputs.
+    return render_to_string("_menu.html", {"mode": mode, "name": name})

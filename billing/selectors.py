@@ -3,7 +3,7 @@
 import datetime
 from decimal import Decimal
 
-from django.db.models import F, QuerySet, Sum, Window
+from django.db.models import F, Sum, Window
 
 from accounts.models import Contract, User
 from core.money import money_quantize
@@ -30,23 +30,33 @@ def ledger_balance(*, contract: Contract) -> Decimal:
     return money_quantize(totals[0] if totals else Decimal("0"))
 
 
-def statement_entries(*, contract: Contract) -> QuerySet[LedgerEntry]:
-    """The contract's entries, newest first, each with the balance right after it."""
-    return (
-        LedgerEntry.objects.filter(contract=contract)
+_STATEMENT = Prepared(
+    lambda: (
+        LedgerEntry.objects.filter(contract_id=Param("contract"))
         .annotate(
             running_balance=Window(Sum("amount"), order_by=[F("occurred_on").asc(), F("id").asc()])
         )
         .order_by("-occurred_on", "-id")
     )
+)
 
 
-def invoices_for(*, contract: Contract) -> QuerySet[Invoice]:
-    return (
-        Invoice.objects.filter(contract=contract)
-        .select_related("provider")
-        .order_by("-issue_date", "-number")
-    )
+def statement_entries(*, contract: Contract, rows: slice = slice(None)) -> list[LedgerEntry]:
+    """The contract's entries, newest first, each with the balance right after it."""
+    return _STATEMENT.list(contract=contract.pk, rows=rows)
+
+
+_INVOICES = Prepared(
+    lambda: Invoice.objects.filter(contract_id=Param("contract")).order_by("-issue_date", "-number")
+)
+
+
+def invoices_for(*, contract: Contract, rows: slice = slice(None)) -> list[Invoice]:
+    """The contract's invoices, newest first, each knowing its ISP (the contract's)."""
+    invoices = _INVOICES.list(contract=contract.pk, rows=rows)
+    for invoice in invoices:
+        invoice.provider = contract.provider
+    return invoices
 
 
 _LAST_INVOICE = Prepared(

@@ -23,7 +23,9 @@ def _current_contract(request: HttpRequest):
 @login_required
 def statement(request: HttpRequest) -> HttpResponse:
     contract = _current_contract(request)
-    page = page_get(request, statement_entries(contract=contract), size=PAGE_SIZE)
+    page = page_get(
+        request, lambda rows: statement_entries(contract=contract, rows=rows), size=PAGE_SIZE
+    )
     balance = page.object_list[0].running_balance if page.number == 1 and page.object_list else None
     return render(request, "billing/statement.html", {"page": page, "balance": balance})
 
@@ -31,7 +33,9 @@ def statement(request: HttpRequest) -> HttpResponse:
 @login_required
 def invoice_list(request: HttpRequest) -> HttpResponse:
     contract = _current_contract(request)
-    page = page_get(request, invoices_for(contract=contract), size=PAGE_SIZE)
+    page = page_get(
+        request, lambda rows: invoices_for(contract=contract, rows=rows), size=PAGE_SIZE
+    )
     return render(request, "billing/invoice_list.html", {"page": page})
 
 

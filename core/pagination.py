@@ -1,6 +1,6 @@
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 
 
@@ -30,14 +30,15 @@ class Page:
         return self.number - 1
 
 
-def page_get(request: HttpRequest, queryset: QuerySet, *, size: int) -> Page:
-    """The page asked for in ?page=; a non-numeric, negative or empty later page is a 404."""
+def page_get(request: HttpRequest, rows: Callable[[slice], list], *, size: int) -> Page:
+    """The page asked for in ?page= of `rows` (a function giving the rows of a slice); a
+    non-numeric, negative or empty later page is a 404."""
     raw = request.GET.get("page", "1")
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 100_000:
         raise Http404
     number = int(raw)
     start = (number - 1) * size
-    rows = list(queryset[start : start + size + 1])
-    if number > 1 and not rows:
+    found = rows(slice(start, start + size + 1))
+    if number > 1 and not found:
         raise Http404
-    return Page(number=number, object_list=rows[:size], has_next=len(rows) > size)
+    return Page(number=number, object_list=found[:size], has_next=len(found) > size)

@@ -54,19 +54,21 @@ class Prepared:
         self._compiled: dict[str, tuple] = {}
         self._lock = threading.Lock()
 
-    def list(self, **values) -> list:
-        """The rows for these values, as the queryset would give them."""
+    def list(self, *, rows: slice = slice(None), **values) -> list:
+        """The rows for these values, as the queryset would give them; `rows` slices them
+        as the queryset would (LIMIT and OFFSET, compiled once for each slice asked)."""
         if self._template is None:
             self._template = self._build()
-        queryset = self._template.all()
+        queryset = self._template.all()[rows]
         alias = queryset.db
         connection = connections[alias]
-        if alias not in self._compiled:
+        key = (alias, rows.start, rows.stop)
+        if key not in self._compiled:
             with self._lock:
                 compiler = queryset.query.get_compiler(using=alias)
                 sql, params = compiler.as_sql()
-                self._compiled[alias] = (compiler, sql, tuple(params))
-        compiler, sql, params = self._compiled[alias]
+                self._compiled[key] = (compiler, sql, tuple(params))
+        compiler, sql, params = self._compiled[key]
         bound = [
             param.field.get_db_prep_value(values[param.name], connection, prepared=False)
             if isinstance(param, _Slot)

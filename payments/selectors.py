@@ -2,7 +2,7 @@
 
 import uuid
 
-from django.db.models import DateTimeField, Q, QuerySet
+from django.db.models import DateTimeField, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -38,25 +38,29 @@ def gateway_options_for(*, contract: Contract) -> list[tuple[str, str, str]]:
     return sorted(options, key=lambda o: order.index(o[:2]) if o[:2] in order else 99)
 
 
-def payments_for(*, contract: Contract) -> QuerySet[Payment]:
-    """Every payment of the contract that reached the subscriber, newest first."""
+def _payments_shown():
+    """The contract's payments that reached the subscriber (a reference, a checkout or a
+    voucher), newest first."""
     return (
-        Payment.objects.filter(contract=contract)
+        Payment.objects.filter(contract_id=Param("contract"))
         .exclude(reference="", checkout_url="", voucher_url="")
         .select_related("plan", "invoice")
         .order_by("-created_at", "-pk")
     )
 
 
+_PAYMENTS = Prepared(_payments_shown)
 _PAYMENTS_PENDING = Prepared(
-    lambda: (
-        Payment.objects.filter(contract_id=Param("contract"), status="pending")
-        .exclude(reference="", checkout_url="", voucher_url="")
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=Param("now", DateTimeField())))
-        .select_related("plan", "invoice")
-        .order_by("-created_at", "-pk")
+    lambda: _payments_shown().filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=Param("now", DateTimeField())),
+        status="pending",
     )
 )
+
+
+def payments_for(*, contract: Contract, rows: slice = slice(None)) -> list[Payment]:
+    """Every payment of the contract that reached the subscriber, newest first."""
+    return _PAYMENTS.list(contract=contract.pk, rows=rows)
 
 
 def payments_pending_for(*, contract: Contract) -> list[Payment]:

@@ -132,7 +132,7 @@ def payment_list(request: HttpRequest) -> HttpResponse:
     _contracts, contract = request_contracts(request)
     if contract is None:
         raise Http404
-    page = page_get(request, payments_for(contract=contract), size=20)
+    page = page_get(request, lambda rows: payments_for(contract=contract, rows=rows), size=20)
     return render(request, "payments/payment_list.html", {"page": page})
 
 

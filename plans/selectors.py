@@ -1,6 +1,6 @@
 """Reads of plans and promotions for a subscriber's contract (its ISP and zone)."""
 
-from django.db.models import DateField, F, Prefetch, QuerySet, prefetch_related_objects
+from django.db.models import DateField, F
 
 from accounts.models import Contract
 from core.queries import Param, Prepared
@@ -15,48 +15,54 @@ _PROMOTIONS_RUNNING = Prepared(
             starts_on__lte=Param("today", DateField()),
             ends_on__gte=Param("today", DateField()),
         )
-        .annotate(zone_limit=F("zones"))
+        .annotate(zone_limit=F("zones"), plan_limit=F("plans"))
         .order_by("ends_on", "pk")
     )
 )
 
 
-def promotions_active_for(*, contract: Contract, with_plans: bool = True) -> list[Promotion]:
+def promotions_active_for(*, contract: Contract) -> list[Promotion]:
     """Promotions running today (ISP calendar) in the contract's zone (or in every zone),
-    with their plan ids unless `with_plans` is False (Inicio shows them, not their plans:
-    one query instead of two).
+    each with `plan_ids`, the plans it is limited to (empty: every plan).
 
-    One row per promotion and zone it is limited to (none: every zone), the zone picked
-    here: an ISP runs a handful of promotions, and a plain join costs Django a third of
-    what "no zone or this zone" as two EXISTS in SQL did (docs/performance.md)."""
+    One query, one row per promotion and each zone and plan it is limited to, sorted out
+    here: an ISP runs a handful of promotions over a few zones and plans, and this plain
+    join costs Django a third of what "no zone or this zone" as two EXISTS in SQL and a
+    prefetch of the plans did (docs/performance.md)."""
     rows = _PROMOTIONS_RUNNING.list(provider=contract.provider_id, today=contract.provider.today())
     zones: dict[int, set] = {}
     promotions: dict[int, Promotion] = {}
     for row in rows:
-        promotions.setdefault(row.pk, row)
+        promotion = promotions.setdefault(row.pk, row)
+        if not hasattr(promotion, "plan_ids"):
+            promotion.plan_ids = set()
         zones.setdefault(row.pk, set()).add(row.zone_limit)
-    running = [
+        if row.plan_limit is not None:
+            promotion.plan_ids.add(row.plan_limit)
+    return [
         promotion
         for promotion in promotions.values()
         if zones[promotion.pk] == {None} or contract.zone_id in zones[promotion.pk]
     ]
-    if with_plans:
-        prefetch_related_objects(running, Prefetch("plans", queryset=Plan.objects.only("id")))
-    return running
 
 
-def prepaid_plans_for(*, contract: Contract) -> QuerySet[Plan]:
-    """Planes prepago: active prepaid plans of the ISP offered in the contract's zone."""
-    return Plan.objects.filter(
-        provider_id=contract.provider_id,
-        zones=contract.zone_id,
+_PREPAID_PLANS = Prepared(
+    lambda: Plan.objects.filter(
+        provider_id=Param("provider"),
+        zones=Param("zone"),
         is_active=True,
         billing_mode=Contract.BillingMode.PREPAID,
     ).order_by("price", "name")
+)
+
+
+def prepaid_plans_for(*, contract: Contract) -> list[Plan]:
+    """Planes prepago: active prepaid plans of the ISP offered in the contract's zone."""
+    return _PREPAID_PLANS.list(provider=contract.provider_id, zone=contract.zone_id)
 
 
 def prepaid_plan_for(*, contract: Contract, plan_id: int) -> Plan | None:
-    return prepaid_plans_for(contract=contract).filter(pk=plan_id).first()
+    return next((plan for plan in prepaid_plans_for(contract=contract) if plan.pk == plan_id), None)
 
 
 def promotions_by_plan(
@@ -65,8 +71,7 @@ def promotions_by_plan(
     """Which of the running promotions apply to each plan (no plans listed: all plans)."""
     result: dict[int, list[Promotion]] = {plan.pk: [] for plan in plans}
     for promotion in promotions:
-        plan_ids = {plan.pk for plan in promotion.plans.all()}
         for plan in plans:
-            if not plan_ids or plan.pk in plan_ids:
+            if not promotion.plan_ids or plan.pk in promotion.plan_ids:
                 result[plan.pk].append(promotion)
     return result

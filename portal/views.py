@@ -36,7 +36,7 @@ def home(request: HttpRequest) -> HttpResponse:
     _contracts, contract = request_contracts(request)
     context = {}
     if contract is not None:
-        context["promotions"] = promotions_active_for(contract=contract, with_plans=False)
+        context["promotions"] = promotions_active_for(contract=contract)
         context["pending_payments"] = list(payments_pending_for(contract=contract))
         context["can_promise"] = promise_eligibility(contract=contract) is not None
         if contract.billing_mode == contract.BillingMode.PREPAID:

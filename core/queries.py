@@ -18,6 +18,7 @@ of the next: whatever changes between calls must be a `Param`.
 """
 
 import copy
+import operator
 import threading
 from collections.abc import Callable
 
@@ -59,7 +60,7 @@ class Prepared:
         as the queryset would (LIMIT and OFFSET, compiled once for each slice asked)."""
         if self._template is None:
             self._template = self._build()
-        queryset = self._template.all()[rows]
+        queryset = self._template[rows]  # a clone, as slicing makes one
         alias = queryset.db
         connection = connections[alias]
         key = (alias, rows.start, rows.stop)
@@ -67,8 +68,12 @@ class Prepared:
             with self._lock:
                 compiler = queryset.query.get_compiler(using=alias)
                 sql, params = compiler.as_sql()
-                self._compiled[key] = (compiler, sql, tuple(params))
-        compiler, sql, params = self._compiled[key]
+                # The converters of the columns (dates, decimals, phone numbers) are the
+                # same on every call too; they read the database's settings, not its state.
+                columns = [column for column, _sql, _alias in compiler.select[: compiler.col_count]]
+                converters = compiler.get_converters(columns)
+                self._compiled[key] = (compiler, sql, tuple(params), columns, converters)
+        compiler, sql, params, columns, converters = self._compiled[key]
         bound = [
             param.field.get_db_prep_value(values[param.name], connection, prepared=False)
             if isinstance(param, _Slot)
@@ -78,6 +83,14 @@ class Prepared:
         ready = copy.copy(compiler)
         ready.connection = connection
         ready.as_sql = lambda *args, **kwargs: (sql, bound)
+        compute_converters = ready.get_converters
+
+        def get_converters(expressions):
+            if len(expressions) == len(columns) and all(map(operator.is_, expressions, columns)):
+                return converters
+            return compute_converters(expressions)
+
+        ready.get_converters = get_converters
         # The ORM's iterable asks the query for its compiler: this one is ready.
         queryset.query.get_compiler = lambda *args, **kwargs: ready
         return list(queryset)

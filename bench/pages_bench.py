@@ -38,7 +38,8 @@ postpaid, passwords hashed with MD5 for speed: sign-in is not measured), a pendi
 reference for one in four of them, the recompute (`contracts_recompute`: vigencias and
 suspensions from the periods), VACUUM ANALYZE and a CHECKPOINT. Each subscriber gets a
 session through the session engine of the settings, as a sign-in leaves it
-(`django.contrib.auth.login`), and the cookie is kept.
+(`django.contrib.auth.login`), and the cookie is kept, with a CSRF cookie as a browser
+that has been given one sends it.
 
 Server: `scripts/web.sh` itself (migrate, then gunicorn with its flags, WEB_CONCURRENCY
 unset unless --workers: 2 per CPU) on a free port of 127.0.0.1, its access and error log
@@ -147,6 +148,7 @@ class Subscriber:
     address: str  # the client address the proxy reports (X-Forwarded-For)
     last_invoice: int | None = None
     cookie: str = ""
+    csrf_secret: str = ""
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,12 @@ def _headers(subscriber: Subscriber | None) -> dict[str, str]:
     headers = {"Host": PORTAL_HOST, **BROWSER_HEADERS, "X-Forwarded-Proto": "https"}
     headers["X-Forwarded-For"] = subscriber.address if subscriber else "10.99.0.1"
     if subscriber is not None:
-        headers["Cookie"] = f"{settings.SESSION_COOKIE_NAME}={subscriber.cookie}"
+        # A browser that has shown a page before sends the CSRF cookie it was given, so
+        # the server masks that secret instead of making and setting a new one.
+        headers["Cookie"] = (
+            f"{settings.SESSION_COOKIE_NAME}={subscriber.cookie}; "
+            f"{settings.CSRF_COOKIE_NAME}={subscriber.csrf_secret}"
+        )
     return headers
 
 
@@ -657,6 +664,8 @@ def _sessions(subscribers: list[Subscriber]) -> None:
     from django.conf import settings
     from django.contrib.auth import login
     from django.http import HttpRequest
+    from django.middleware.csrf import CSRF_ALLOWED_CHARS
+    from django.utils.crypto import get_random_string
 
     from accounts.models import User
 
@@ -670,6 +679,7 @@ def _sessions(subscribers: list[Subscriber]) -> None:
         login(request, users[each.username], backend=settings.AUTHENTICATION_BACKENDS[-1])
         request.session.save()
         each.cookie = request.session.session_key
+        each.csrf_secret = get_random_string(32, allowed_chars=CSRF_ALLOWED_CHARS)
 
 
 # --- CPU accounting ------------------------------------------------------------------

@@ -52,19 +52,15 @@ def grouped(digits: str) -> str:
     return digits_grouped(digits or "")
 
 
-@register.simple_tag(takes_context=True)
-def menu(context) -> str:
-    """The signed-in menu (templates/_menu.html). It names no one, so it is the same for
-    every subscriber on a page of the same name and billing mode, in the same language
-    and portal: made once per process for each (docs/performance.md)."""
-    request = context["request"]
-    contract = context.get("contract")
-    mode = (contract.billing_mode if contract is not None else "") or "prepaid"
-    name = (request.resolver_match.url_name if request.resolver_match else "") or ""
-    return _menu_html(get_script_prefix(), get_language(), mode, name)
+@register.simple_tag
+def shared(template_name: str, **values) -> str:
+    """{% shared "_menu.html" mode=... name=... %}: a fragment of the layout made only of
+    the values given (strings and numbers; nothing about the person), the portal's address
+    and the language. Each is rendered once per process and reused (docs/performance.md)."""
+    return _shared_html(template_name, get_script_prefix(), get_language(), tuple(values.items()))
 
 
-@functools.lru_cache(maxsize=1024)
-def _menu_html(prefix: str, language: str, mode: str, name: str) -> str:
+@functools.lru_cache(maxsize=2048)
+def _shared_html(template_name: str, prefix: str, language: str, values: tuple) -> str:
     # The prefix and language are the request's, active while rendering: keys, not inputs.
-    return render_to_string("_menu.html", {"mode": mode, "name": name})
+    return render_to_string(template_name, dict(values))

@@ -1274,7 +1274,33 @@ def _run_server(args, *, subscribers, pages, tmp: Path) -> None:
                 if attempt < args.retries:
                     print("    (again: too much else running)", flush=True)
         failed = re.findall(r'" (5\d\d) ', log.read_text(errors="replace"))
+        memory = _gunicorn_memory(server.pid)
     _report_server(pages, closed, paced, sizes, failed=len(failed))
+    print(memory)
+
+
+def _gunicorn_memory(master: int) -> str:
+    """RSS and PSS (each shared page counted once, split among its sharers) of gunicorn's
+    master and workers, after the load: what --preload changes."""
+    pids = [master] + [
+        int(name)
+        for name in os.listdir("/proc")
+        if name.isdigit() and (_proc_stat(int(name)) or ("", 0))[1] == master
+    ]
+    rss, pss = [], []
+    for pid in pids:
+        fields = {}
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+                name, value, *_unit = line.split()
+                fields[name.rstrip(":")] = int(value) / 1024
+        rss.append(fields.get("Rss", 0.0))
+        pss.append(fields.get("Pss", 0.0))
+    workers = ", ".join(f"{value:.0f}" for value in rss[1:])
+    return (
+        f"gunicorn memory after the load: master RSS {rss[0]:.0f} MB, workers RSS {workers} MB; "
+        f"PSS of all {len(pids)} processes {sum(pss):.0f} MB"
+    )
 
 
 def _others(load: Load, cpu: dict[str, float]) -> float:

@@ -134,3 +134,35 @@ def test_the_500_page_renders_without_the_request_or_its_context():
     assert "<h1>Algo salió mal</h1>" in page
     assert 'href="/static/css/antena.css"' in page
     assert "<nav" not in page and "<style" not in page and "<script" not in page
+
+
+def test_the_shared_fragments_follow_each_portal_language_and_phone():
+    """The menu, the languages and the contact line are made once per process and
+    reused: each page still gets its own portal's addresses, language and phone."""
+    kona = _subscriber("prepaid")
+    interatos = _subscriber("prepaid")
+    kona_user, interatos_user = (
+        UserFactory._meta.model.objects.get(pk=client.session["_auth_user_id"])
+        for client in (kona, interatos)
+    )
+    kona_user.provider.support_phone = "81 1111 1111"
+    kona_user.provider.save()
+    interatos_user.provider.locale = "en"
+    interatos_user.provider.support_phone = "351 222 2222"
+    interatos_user.provider.save()
+
+    kona_page = kona.get(f"/p/{kona_user.provider.code}/").text
+    interatos_page = interatos.get(f"/p/{interatos_user.provider.code}/").text
+    bare_page = kona.get("/").text
+
+    kona_prefix = f"/p/{kona_user.provider.code}/"
+    assert [href for _label, href, _tab, _now in _menu(kona_page)][:2] == [
+        kona_prefix,
+        f"{kona_prefix}servicios/",
+    ]
+    assert _menu(interatos_page)[0][:2] == ("Home", f"/p/{interatos_user.provider.code}/")
+    assert _menu(bare_page)[0][:2] == ("Inicio", "/")
+    assert "81 1111 1111" in kona_page and "351 222 2222" not in kona_page
+    assert "351 222 2222" in interatos_page and "81 1111 1111" not in interatos_page
+    assert '<option value="en" lang="en" selected>' in interatos_page
+    assert '<option value="es" lang="es" selected>' in kona_page

@@ -10,7 +10,7 @@ from core.money import money_quantize
 from core.queries import Param, Prepared
 from plans.models import Plan
 
-from .models import Invoice, LedgerEntry, ServiceChange, ServicePeriod
+from .models import Invoice, InvoiceLine, LedgerEntry, ServiceChange, ServicePeriod
 
 _BALANCE = Prepared(
     lambda: (
@@ -76,15 +76,31 @@ def invoice_last(*, contract: Contract) -> Invoice | None:
     return None
 
 
+_INVOICE_OF_USER = Prepared(
+    lambda: (
+        Invoice.objects.select_related("contract")
+        .filter(
+            provider_id=Param("provider"), number=Param("number"), contract__user_id=Param("user")
+        )
+        .order_by("pk")[:1]
+    )
+)
+_INVOICE_LINES = Prepared(lambda: InvoiceLine.objects.filter(invoice_id=Param("invoice")))
+
+
 def invoice_for_user(*, user: User, number: int) -> Invoice | None:
-    """One of the user's own invoices by its number; None for anybody else's."""
+    """One of the user's own invoices by its number, knowing its contract and ISP (the
+    login's); None for anybody else's."""
     if not user.is_authenticated or user.provider_id is None:
         return None
-    return (
-        Invoice.objects.select_related("contract", "provider")
-        .filter(provider_id=user.provider_id, number=number, contract__user=user)
-        .first()
-    )
+    for invoice in _INVOICE_OF_USER.list(provider=user.provider_id, number=number, user=user.pk):
+        invoice.provider = invoice.contract.provider = user.provider
+        return invoice
+    return None
+
+
+def invoice_lines(*, invoice: Invoice) -> list[InvoiceLine]:
+    return _INVOICE_LINES.list(invoice=invoice.pk)
 
 
 def service_next_plan(*, contract: Contract) -> tuple[Plan, datetime.date] | None:

@@ -8,7 +8,7 @@ from core.pagination import page_get
 from core.tenancy import request_contracts
 
 from .pdf import invoice_pdf_ensure
-from .selectors import invoice_for_user, invoices_for, statement_entries
+from .selectors import invoice_for_user, invoice_lines, invoices_for, statement_entries
 
 PAGE_SIZE = 20
 
@@ -44,7 +44,7 @@ def invoice_detail(request: HttpRequest, number: int) -> HttpResponse:
     invoice = invoice_for_user(user=request.user, number=number)
     if invoice is None:
         raise Http404
-    lines = list(invoice.lines.all())
+    lines = invoice_lines(invoice=invoice)
     return render(request, "billing/invoice_detail.html", {"invoice": invoice, "lines": lines})
 
 

@@ -49,10 +49,15 @@ class Param(Expression):
 
 
 class Prepared:
+    # Compiled shapes kept per read: one per database and slice asked (a list's pages). A
+    # later page beyond these is compiled on each call rather than kept, so that walking
+    # ?page=1…100000 cannot grow a process's memory.
+    SHAPES_KEPT = 16
+
     def __init__(self, build: Callable[[], QuerySet]):
         self._build = build
         self._template: QuerySet | None = None
-        self._compiled: dict[str, tuple] = {}
+        self._compiled: dict[tuple, tuple] = {}
         self._lock = threading.Lock()
 
     def list(self, *, rows: slice = slice(None), **values) -> list:
@@ -64,16 +69,13 @@ class Prepared:
         alias = queryset.db
         connection = connections[alias]
         key = (alias, rows.start, rows.stop)
-        if key not in self._compiled:
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compile(queryset, alias)
             with self._lock:
-                compiler = queryset.query.get_compiler(using=alias)
-                sql, params = compiler.as_sql()
-                # The converters of the columns (dates, decimals, phone numbers) are the
-                # same on every call too; they read the database's settings, not its state.
-                columns = [column for column, _sql, _alias in compiler.select[: compiler.col_count]]
-                converters = compiler.get_converters(columns)
-                self._compiled[key] = (compiler, sql, tuple(params), columns, converters)
-        compiler, sql, params, columns, converters = self._compiled[key]
+                if len(self._compiled) < self.SHAPES_KEPT:
+                    self._compiled[key] = compiled
+        compiler, sql, params, columns, converters = compiled
         bound = [
             param.field.get_db_prep_value(values[param.name], connection, prepared=False)
             if isinstance(param, _Slot)
@@ -94,3 +96,12 @@ class Prepared:
         # The ORM's iterable asks the query for its compiler: this one is ready.
         queryset.query.get_compiler = lambda *args, **kwargs: ready
         return list(queryset)
+
+    @staticmethod
+    def _compile(queryset: QuerySet, alias: str) -> tuple:
+        compiler = queryset.query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()
+        # The converters of the columns (dates, decimals, phone numbers) are the same on
+        # every call too; they read the database's settings, not its state.
+        columns = [column for column, _sql, _alias in compiler.select[: compiler.col_count]]
+        return compiler, sql, tuple(params), columns, compiler.get_converters(columns)

@@ -14,14 +14,18 @@ from tests.factories import ContractFactory, PlanFactory, ProviderFactory, ZoneF
 pytestmark = pytest.mark.django_db
 
 BY_PROVIDER = Prepared(
-    lambda: Contract.objects.filter(provider_id=Param("provider"))
-    .select_related("plan", "zone")
-    .order_by("number")
+    lambda: (
+        Contract.objects.filter(provider_id=Param("provider"))
+        .select_related("plan", "zone")
+        .order_by("number")
+    )
 )
 PAID_UNTIL_BEFORE = Prepared(
-    lambda: Contract.objects.filter(paid_until__lt=Param("day", DateField()))
-    .order_by("number")
-    .values_list("number", flat=True)
+    lambda: (
+        Contract.objects.filter(paid_until__lt=Param("day", DateField()))
+        .order_by("number")
+        .values_list("number", flat=True)
+    )
 )
 
 
@@ -68,3 +72,14 @@ def test_the_sql_is_built_once_and_dates_are_prepared_for_the_database(two_isps)
     with mock.patch.object(SQLCompiler, "as_sql", side_effect=AssertionError("compiled again")):
         assert PAID_UNTIL_BEFORE.list(day=today) == ["1"]
         assert PAID_UNTIL_BEFORE.list(day=today + datetime.timedelta(days=10)) == ["1", "2"]
+
+
+def test_walking_far_pages_keeps_a_bounded_number_of_compiled_shapes(two_isps):
+    kona, _interatos = two_isps
+    numbers = []
+    for start in range(40):
+        page = BY_PROVIDER.list(provider=kona.pk, rows=slice(start, start + 1))
+        numbers += [contract.number for contract in page]
+
+    assert numbers == ["1", "2"]
+    assert len(BY_PROVIDER._compiled) <= Prepared.SHAPES_KEPT

@@ -92,6 +92,22 @@ def kona():
 
 
 @pytest.fixture
+def interatos():
+    """The Argentine ISP of Wispro's portal: pesos written "$ 2.590,00", Córdoba time."""
+    return ProviderFactory(
+        code="222",
+        name="Interatos",
+        handle_domain="interatos",
+        country="AR",
+        currency="ARS",
+        locale="es_AR",
+        currency_format="¤ #,##0.00",
+        time_zone="America/Argentina/Cordoba",
+        support_phone="0351 555 1234",
+    )
+
+
+@pytest.fixture
 def juan(kona):
     """A prepaid KONA subscriber in zone Norte with Plan Básico (30 days, $250)."""
     zone = ZoneFactory(provider=kona, name="Norte")

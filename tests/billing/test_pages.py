@@ -26,20 +26,6 @@ def _frozen_today():
 
 
 @pytest.fixture
-def interatos():
-    return ProviderFactory(
-        code="222",
-        name="Interatos",
-        handle_domain="interatos",
-        country="AR",
-        currency="ARS",
-        locale="es_AR",
-        currency_format="¤ #,##0.00",
-        time_zone="America/Argentina/Cordoba",
-    )
-
-
-@pytest.fixture
 def laura(interatos):
     user = UserFactory(provider=interatos, username="laura@interatos")
     plan = PlanFactory(

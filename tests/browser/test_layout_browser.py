@@ -128,20 +128,6 @@ def prepaid(kona):
 
 
 @pytest.fixture
-def interatos():
-    return ProviderFactory(
-        code="222",
-        name="Interatos",
-        handle_domain="interatos",
-        country="AR",
-        currency="ARS",
-        locale="es_AR",
-        currency_format="¤ #,##0.00",
-        time_zone="America/Argentina/Cordoba",
-    )
-
-
-@pytest.fixture
 def postpaid(interatos):
     """laura@interatos, postpaid, with five invoices of $ 12.590,00: paid, overdue, open."""
     plan = PlanFactory(

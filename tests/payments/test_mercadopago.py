@@ -197,20 +197,6 @@ def mp_api(_mp_server):
 
 
 @pytest.fixture
-def interatos():
-    return ProviderFactory(
-        code="222",
-        name="Interatos",
-        handle_domain="interatos",
-        country="AR",
-        currency="ARS",
-        locale="es_AR",
-        currency_format="¤ #,##0.00",
-        time_zone="America/Argentina/Cordoba",
-    )
-
-
-@pytest.fixture
 def laura(interatos):
     """A postpaid Interatos subscriber with one open invoice of $ 2.590,00."""
     user = UserFactory(provider=interatos, username="laura@interatos")

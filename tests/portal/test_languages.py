@@ -42,20 +42,6 @@ def kona():
 
 
 @pytest.fixture
-def interatos():
-    return ProviderFactory(
-        code="222",
-        name="Interatos",
-        handle_domain="interatos",
-        country="AR",
-        currency="ARS",
-        locale="es_AR",
-        time_zone="America/Argentina/Cordoba",
-        support_phone="0351 555 1234",
-    )
-
-
-@pytest.fixture
 def ana(interatos):
     user = UserFactory(provider=interatos, username="ana@interatos", email="")
     ContractFactory(

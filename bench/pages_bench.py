@@ -936,6 +936,19 @@ async def _fetch(port: int, raw: bytes, timeout: float) -> int:
     return await asyncio.wait_for(exchange(), timeout)
 
 
+async def _answered(port: int, raw: bytes, kinds: dict[str, int]) -> bool:
+    """One request; True when answered 200, else its failure counted in `kinds`."""
+    try:
+        status = await _fetch(port, raw, 10.0)
+    except (TimeoutError, OSError) as error:
+        kinds[type(error).__name__] = kinds.get(type(error).__name__, 0) + 1
+        return False
+    if status != 200:
+        kinds["not_200"] = kinds.get("not_200", 0) + 1
+        return False
+    return True
+
+
 def _python_closed(port: int, raws: list[bytes], *, connections: int, seconds: float) -> Load:
     """`connections` loops, each sending its next request when the last one is answered."""
     latencies: list[float] = []
@@ -947,15 +960,8 @@ def _python_closed(port: int, raws: list[bytes], *, connections: int, seconds: f
             raw = raws[index % len(raws)]
             index += connections
             started = time.perf_counter()
-            try:
-                status = await _fetch(port, raw, 10.0)
-            except (TimeoutError, OSError) as error:
-                kinds[type(error).__name__] = kinds.get(type(error).__name__, 0) + 1
-                continue
-            if status != 200:
-                kinds["not_200"] = kinds.get("not_200", 0) + 1
-                continue
-            latencies.append(time.perf_counter() - started)
+            if await _answered(port, raw, kinds):
+                latencies.append(time.perf_counter() - started)
 
     async def run() -> float:
         started = time.perf_counter()
@@ -986,15 +992,8 @@ def _python_paced(port: int, raws: list[bytes], *, rate: float, seconds: float) 
 
     async def one(raw: bytes, scheduled: float) -> None:
         lags.append(time.perf_counter() - scheduled)
-        try:
-            status = await _fetch(port, raw, 10.0)
-        except (TimeoutError, OSError) as error:
-            kinds[type(error).__name__] = kinds.get(type(error).__name__, 0) + 1
-            return
-        if status != 200:
-            kinds["not_200"] = kinds.get("not_200", 0) + 1
-            return
-        latencies.append(time.perf_counter() - scheduled)
+        if await _answered(port, raw, kinds):
+            latencies.append(time.perf_counter() - scheduled)
 
     async def run() -> float:
         total = max(1, int(rate * seconds))

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Contract, User
 from core.queries import Param, Prepared
+from plans.models import Plan
 
 from .gateways import adapter_for
 from .models import GatewayAccount, Payment
@@ -63,10 +64,11 @@ def payments_for(*, contract: Contract, rows: slice = slice(None)) -> list[Payme
     return _PAYMENTS.list(contract=contract.pk, rows=rows)
 
 
-def payments_pending_for(*, contract: Contract) -> list[Payment]:
-    """References the subscriber can still pay (shown on Inicio), newest first: those of
-    `payments_for` still pending and not expired."""
-    return _PAYMENTS_PENDING.list(contract=contract.pk, now=timezone.now())
+def payments_pending_for(*, contract: Contract, plan: Plan | None = None) -> list[Payment]:
+    """References the subscriber can still pay (Inicio; Adquirir: those for `plan`),
+    newest first: those of `payments_for` still pending and not expired."""
+    pending = _PAYMENTS_PENDING.list(contract=contract.pk, now=timezone.now())
+    return pending if plan is None else [p for p in pending if p.plan_id == plan.pk]
 
 
 def payment_for_user(*, user: User, public_id: str) -> Payment | None:

@@ -67,11 +67,7 @@ def plan_purchase(request: HttpRequest, plan_id: int) -> HttpResponse:
         "plan": plan,
         "promotions": promotions,
         "options": gateway_options_for(contract=contract),
-        "pending": [
-            payment
-            for payment in payments_pending_for(contract=contract)
-            if payment.plan_id == plan.pk
-        ],
+        "pending": payments_pending_for(contract=contract, plan=plan),
     }
     return render(request, "plans/purchase.html", context)
 

@@ -30,20 +30,19 @@ def promotions_active_for(*, contract: Contract) -> list[Promotion]:
     join costs Django a third of what "no zone or this zone" as two EXISTS in SQL and a
     prefetch of the plans did (docs/performance.md)."""
     rows = _PROMOTIONS_RUNNING.list(provider=contract.provider_id, today=contract.provider.today())
-    zones: dict[int, set] = {}
     promotions: dict[int, Promotion] = {}
+    zones: dict[int, set] = {}
+    plans: dict[int, set] = {}
     for row in rows:
-        promotion = promotions.setdefault(row.pk, row)
-        if not hasattr(promotion, "plan_ids"):
-            promotion.plan_ids = set()
+        promotions.setdefault(row.pk, row)
         zones.setdefault(row.pk, set()).add(row.zone_limit)
-        if row.plan_limit is not None:
-            promotion.plan_ids.add(row.plan_limit)
-    return [
-        promotion
-        for promotion in promotions.values()
-        if zones[promotion.pk] == {None} or contract.zone_id in zones[promotion.pk]
-    ]
+        plans.setdefault(row.pk, set()).add(row.plan_limit)
+    running = []
+    for pk, promotion in promotions.items():
+        if zones[pk] == {None} or contract.zone_id in zones[pk]:
+            promotion.plan_ids = plans[pk] - {None}
+            running.append(promotion)
+    return running
 
 
 _PREPAID_PLANS = Prepared(

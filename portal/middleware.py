@@ -8,8 +8,6 @@ from django.urls import resolve
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 
-from core.tenancy import request_contracts
-
 if TYPE_CHECKING:
     from accounts.models import Provider
 
@@ -85,9 +83,6 @@ def _provider_of(request: HttpRequest) -> "Provider | None":
     user = request.user
     if not user.is_authenticated or user.provider_id is None:
         return None
-    if user.is_staff:
-        return user.provider
-    # A subscriber's contracts come with their ISP, and every subscriber page reads them
-    # anyway: the language costs no query of its own.
-    _contracts, current = request_contracts(request)
-    return current.provider if current is not None else user.provider
+    # The login's ISP (its contracts are all of it), which ProviderPortalMiddleware took
+    # from the cached map of ISPs: the language costs no query of its own.
+    return user.provider

@@ -220,7 +220,7 @@ def claim_account(request: HttpRequest) -> HttpResponse:
     user = request.user
     attach = user.is_authenticated and user.provider_id == contract.provider_id
     form = None if attach else NewAccountForm(request.POST or None, contract=contract)
-    context = {"contract": contract, "form": form, "attach": attach}
+    context = {"claimed": contract, "form": form, "attach": attach}
     if request.method != "POST":
         return render(request, "accounts/claim_account.html", context)
     try:

@@ -3,9 +3,8 @@ import functools
 
 from babel.dates import format_date
 from django import template
-from django.template.loader import render_to_string
-from django.urls import get_script_prefix
-from django.utils.translation import get_language
+from django.template.loader import get_template
+from django.utils.safestring import mark_safe
 
 from accounts.models import Provider
 from core.money import money_format
@@ -52,15 +51,29 @@ def grouped(digits: str) -> str:
     return digits_grouped(digits or "")
 
 
-@register.simple_tag
-def shared(template_name: str, **values) -> str:
-    """{% shared "_menu.html" mode=... name=... %}: a fragment of the layout made only of
-    the values given (strings and numbers; nothing about the person), the portal's address
-    and the language. Each is rendered once per process and reused (docs/performance.md)."""
-    return _shared_html(template_name, get_script_prefix(), get_language(), tuple(values.items()))
+@register.tag
+def layout(parser, token):
+    """{% layout %}{% block head_title %}…{% endblock %}{% content %}…{% endlayout %}: a page
+    in Django's template language (allauth's own: MFA, e-mail addresses) worn inside the
+    portal's one layout, templates/jinja2/base.html."""
+    title = parser.parse(("content",))
+    parser.delete_first_token()
+    content = parser.parse(("endlayout",))
+    parser.delete_first_token()
+    return LayoutNode(title, content)
 
 
-@functools.lru_cache(maxsize=2048)
-def _shared_html(template_name: str, prefix: str, language: str, values: tuple) -> str:
-    # The prefix and language are the request's, active while rendering: keys, not inputs.
-    return render_to_string(template_name, dict(values))
+class LayoutNode(template.Node):
+    child_nodelists = ("title", "content")
+
+    def __init__(self, title: template.NodeList, content: template.NodeList):
+        self.title = title
+        self.content = content
+
+    def render(self, context) -> str:
+        values = {
+            "title": self.title.render(context).strip(),
+            "content": mark_safe(self.content.render(context)),  # noqa: S308 - rendered by Django, escaped
+        }
+        request = context.get("request")
+        return get_template("base.html", using="jinja2").render(values, request)

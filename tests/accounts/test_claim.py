@@ -280,6 +280,9 @@ def test_a_signed_in_subscriber_adds_a_second_contract_and_switches(client, cont
     claim_code(client, last_sms_code())
     page = client.get("/cuenta/crear/nueva/")
     assert "Agregaremos este contrato a tu cuenta rosa@kona." in page.text
+    # The contract being added, not the one the session is on.
+    assert "<dt>Contrato</dt><dd>1002</dd>" in page.text
+    assert f"<dd>{second.installation_address}</dd>" in page.text
     response = client.post("/cuenta/crear/nueva/")
     assert response["Location"] == "/"
 
@@ -358,7 +361,8 @@ def test_a_claim_typed_wrong_is_told_on_its_field_and_sends_nothing(
     response = claim_start(client, **fields)
 
     assert response.status_code == 400
-    assert message in str(response.context["form"].errors[field])
+    told = response.text.split(f'<div class="error" id="id_{field}_error" role="alert">')[1]
+    assert message in told.split("</div>")[0]
     assert "claim_token" not in client.session
     assert VerificationCode.objects.count() == 0
     assert sms.outbox == []

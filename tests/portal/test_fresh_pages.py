@@ -79,4 +79,5 @@ def test_pages_are_gzipped_for_browsers_that_take_it(client):
 
     assert page["Content-Encoding"] == "gzip"
     html = gzip.decompress(page.content)
-    assert b"INGRESAR" in html and len(page.content) < len(html) / 2
+    # Django pads each gzipped answer with up to 100 random bytes (against BREACH).
+    assert b"INGRESAR" in html and len(page.content) - 100 < len(html) / 2

@@ -1,0 +1,85 @@
+"""The template language of the portal's pages: Jinja2 (docs/performance.md, "Jinja2 for
+the pages"). Django's template language stays for what the admin, allauth's own pages and
+the PDFs render.
+
+Translations: `{{ _("…") }}` and `{% trans %}…{% endtrans %}` (with `{% pluralize %}`),
+extracted by `manage.py makemessages` (portal/management/commands/makemessages.py).
+"""
+
+import functools
+
+from django.conf import settings
+from django.template.defaultfilters import capfirst, linebreaks_filter, linebreaksbr
+from django.template.loader import render_to_string
+from django.templatetags.static import static
+from django.urls import get_script_prefix, reverse
+from django.utils import translation
+from jinja2 import Environment
+from markupsafe import Markup
+
+from accounts.templatetags.antena import day, grouped, longday, money
+
+
+def url(name: str, *args) -> str:
+    """{{ url("invoice_detail", invoice.number) }}, as {% url %} in Django's templates."""
+    return reverse(name, args=args)
+
+
+def shared(template_name: str, **values) -> Markup:
+    """{{ shared("_menu.html", mode=…, name=…) }}: a fragment of the layout made only of the
+    values given (strings and numbers; nothing about the person), the portal's address and
+    the language. Each is rendered once per process and reused (docs/performance.md)."""
+    html = _shared_html(
+        template_name, get_script_prefix(), translation.get_language(), tuple(values.items())
+    )
+    return Markup(html)  # noqa: S704 - our own template, rendered with autoescape
+
+
+@functools.lru_cache(maxsize=2048)
+def _shared_html(template_name: str, prefix: str, language: str, values: tuple) -> str:
+    # The prefix and language are the request's, active while rendering: keys, not inputs.
+    return render_to_string(template_name, dict(values))
+
+
+def _trusted(translate):
+    """Our catalogs are ours, as the templates are: a translation is markup (as in Django's
+    templates), the values put into it are escaped."""
+
+    def markup(*args) -> Markup:
+        return Markup(translate(*args))  # noqa: S704 - our own catalogs
+
+    return markup
+
+
+def languages() -> list[dict]:
+    """The languages offered, each with its code and its own name."""
+    return [translation.get_language_info(code) for code, _name in settings.LANGUAGES]
+
+
+def environment(**options) -> Environment:
+    options.pop("autoescape", None)
+    env = Environment(autoescape=True, extensions=["jinja2.ext.i18n"], **options)
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=_trusted(translation.gettext),
+        ngettext=_trusted(translation.ngettext),
+        pgettext=_trusted(translation.pgettext),
+        npgettext=_trusted(translation.npgettext),
+        newstyle=False,
+    )
+    env.globals.update(
+        url=url,
+        static=static,
+        shared=shared,
+        languages=languages,
+        get_language=translation.get_language,
+    )
+    env.filters.update(
+        money=money,
+        day=day,
+        longday=longday,
+        grouped=grouped,
+        capfirst=capfirst,
+        linebreaks=linebreaks_filter,
+        linebreaksbr=linebreaksbr,
+    )
+    return env

@@ -9,11 +9,13 @@ extracted by `manage.py makemessages` (portal/management/commands/makemessages.p
 import functools
 
 from django.conf import settings
+from django.template.backends.utils import csrf_input
 from django.template.defaultfilters import capfirst, linebreaks_filter, linebreaksbr
 from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import get_script_prefix, reverse
 from django.utils import translation
+from django.utils.functional import SimpleLazyObject
 from jinja2 import Environment
 from markupsafe import Markup
 
@@ -23,6 +25,12 @@ from accounts.templatetags.antena import day, grouped, longday, money
 def url(name: str, *args) -> str:
     """{{ url("invoice_detail", invoice.number) }}, as {% url %} in Django's templates."""
     return reverse(name, args=args)
+
+
+def csrf_input_once(request) -> dict:
+    """A context processor: `{{ csrf_input }}` masked once per page, as Django's templates
+    do ({% csrf_token %}); Django's Jinja2 backend masks it anew at each form, 90 µs each."""
+    return {"csrf_input": SimpleLazyObject(lambda: csrf_input(request))}
 
 
 def shared(template_name: str, **values) -> Markup:

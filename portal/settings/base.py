@@ -105,6 +105,7 @@ TEMPLATES = [
         "OPTIONS": {
             "environment": "portal.jinja2.environment",
             "context_processors": [
+                "portal.jinja2.csrf_input_once",
                 "django.template.context_processors.i18n",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.current_contract",

@@ -3,16 +3,18 @@
 
 import ast
 import datetime
+import re
 from pathlib import Path
 
 import pytest
 import time_machine
 from babel.messages.pofile import read_po
 from django.conf import settings
+from django.test import Client
 
 from accounts.models import User
 from portal.management.commands.makemessages import jinja2_messages
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, ContractFactory, UserFactory
 
 JINJA2_DIR = Path(settings.BASE_DIR) / "templates" / "jinja2"
 CATALOGS = sorted(Path(settings.BASE_DIR).glob("locale/*/LC_MESSAGES/django.po"))
@@ -89,3 +91,22 @@ def test_allauths_own_pages_wear_the_portals_layout(client):
     assert 'name="code"' in main  # allauth's form, inside the layout
     title = html.split("<title>")[1].split("</title>")[0]
     assert title.strip().endswith("· Antena") and not title.startswith("Portal de clientes")
+
+
+@pytest.mark.django_db
+def test_every_form_of_a_page_carries_one_token_that_the_server_takes():
+    """Mi cuenta has four forms (Salir twice, Avisos, the language): each posts with the
+    page's token, as a browser sends it, with the CSRF check on."""
+    contract = ContractFactory(user=UserFactory())
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(contract.user)
+
+    page = browser.get("/cuenta/").text
+    tokens = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert len(tokens) == 4 and len(set(tokens)) == 1
+
+    saved = browser.post("/cuenta/avisos/", {"sms": "on", "csrfmiddlewaretoken": tokens[0]})
+    refused = Client(enforce_csrf_checks=True)
+    refused.force_login(contract.user)
+    assert saved.status_code == 302
+    assert refused.post("/cuenta/avisos/", {"sms": "on"}).status_code == 403

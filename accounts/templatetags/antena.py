@@ -54,8 +54,8 @@ def grouped(digits: str) -> str:
 @register.tag
 def layout(parser, token):
     """{% layout %}{% block head_title %}…{% endblock %}{% content %}…{% endlayout %}: a page
-    in Django's template language (allauth's own: MFA, e-mail addresses) worn inside the
-    portal's one layout, templates/jinja2/base.html."""
+    in Django's template language (allauth's own: two-factor set-up, reauthentication)
+    worn inside the portal's one layout, templates/jinja2/base.html."""
     title = parser.parse(("content",))
     parser.delete_first_token()
     content = parser.parse(("endlayout",))

@@ -97,8 +97,9 @@ WSGI_APPLICATION = "portal.wsgi.application"
 
 TEMPLATES = [
     {
-        # The portal's pages (portal/jinja2.py; docs/performance.md: Jinja2 renders a page
-        # in a fraction of Django's time). First, so that allauth's views find our pages.
+        # The portal's pages (portal/jinja2.py), compiled to Python once per process;
+        # docs/performance.md has what it bought. First, so that allauth's views find
+        # our pages.
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [BASE_DIR / "templates" / "jinja2"],
         "APP_DIRS": False,

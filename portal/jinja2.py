@@ -16,7 +16,7 @@ from django.templatetags.static import static
 from django.urls import get_script_prefix, reverse
 from django.utils import translation
 from django.utils.functional import SimpleLazyObject
-from jinja2 import Environment
+from jinja2 import ChainableUndefined, Environment
 from markupsafe import Markup
 
 from accounts.templatetags.antena import day, grouped, longday, money
@@ -65,6 +65,10 @@ def languages() -> list[dict]:
 
 
 def environment(**options) -> Environment:
+    # A missing value, or a value's attribute, prints nothing, as in Django's templates,
+    # and the same with DEBUG on (`make run`), where Django's backend would print
+    # "{{ name }}", as in tests and production.
+    options.update(undefined=ChainableUndefined)
     options.pop("autoescape", None)
     env = Environment(autoescape=True, extensions=["jinja2.ext.i18n"], **options)
     env.install_gettext_callables(  # type: ignore[attr-defined]

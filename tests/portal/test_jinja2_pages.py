@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from babel.messages.pofile import read_po
 from django.conf import settings
+from django.template.backends.jinja2 import Jinja2
 from django.test import Client
 
 from accounts.models import User
@@ -110,3 +111,12 @@ def test_every_form_of_a_page_carries_one_token_that_the_server_takes():
     refused.force_login(contract.user)
     assert saved.status_code == 302
     assert refused.post("/cuenta/avisos/", {"sms": "on"}).status_code == 403
+
+
+def test_a_missing_value_prints_nothing_with_debug_on_as_in_production(settings):
+    """`make run` has DEBUG on, where Django's Jinja2 backend would print "{{ name }}"."""
+    settings.DEBUG = True
+    params = {key: value for key, value in settings.TEMPLATES[0].items() if key != "BACKEND"}
+    engine = Jinja2({**params, "NAME": "debug"})
+    page = engine.from_string("<p>{{ invoice }}{{ contract.number }}</p>")
+    assert page.render({}) == "<p></p>"

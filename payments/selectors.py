@@ -1,17 +1,37 @@
 """Reads of payments, scoped to the subscriber's own contracts."""
 
 import uuid
+from dataclasses import dataclass
+from decimal import Decimal
 
-from django.db.models import DateTimeField, Q
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DateField,
+    DateTimeField,
+    DecimalField,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Contract, User
+from billing.models import Invoice, LedgerEntry, ServiceHold
+from core.money import money_quantize
 from core.queries import Param, Prepared
 from plans.models import Plan
 
 from .gateways import adapter_for
-from .models import GatewayAccount, Payment
+from .models import GatewayAccount, Payment, PaymentPromise
 
 
 def gateway_options_for(*, contract: Contract) -> list[tuple[str, str, str]]:
@@ -84,3 +104,90 @@ def payment_for_user(*, user: User, public_id: str) -> Payment | None:
         .filter(public_id=public_id, contract__user=user)
         .first()
     )
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a contract's account stands: what Inicio shows of it and what decides whether
+    a payment promise is allowed (`payments.services.promise_eligibility`)."""
+
+    balance: Decimal  # Balance C/C, negative when the subscriber owes
+    overdue_invoice: int | None  # the number of the oldest invoice past due and unpaid
+    promises_used: int  # promises made for the period a promise would cover now
+    on_hold: bool  # suspended by the ISP (a hold not lifted)
+
+
+def _standing():
+    def of_contract(model):
+        return model.objects.filter(contract_id=OuterRef("pk")).order_by()
+
+    overdue = (
+        of_contract(Invoice)
+        .filter(
+            status=Invoice.Status.ISSUED,
+            due_date__lt=Param("today", DateField()),
+            amount_paid__lt=F("total"),
+        )
+        .order_by("due_date")
+        .values("number")[:1]
+    )
+    money = DecimalField(max_digits=14, decimal_places=2)
+    return (
+        Contract.objects.filter(pk=Param("contract"))
+        .annotate(
+            overdue_invoice=Subquery(overdue),
+            # A prepaid promise covers the vigencia that ran out, a postpaid one the oldest
+            # overdue invoice (the keys payment_promise_make records).
+            promise_key=Case(
+                When(
+                    billing_mode=Contract.BillingMode.PREPAID,
+                    then=Param("prepaid_key", CharField()),
+                ),
+                default=Concat(Value("factura:"), Subquery(overdue), output_field=CharField()),
+            ),
+        )
+        .values(
+            "overdue_invoice",
+            balance=Coalesce(
+                Subquery(
+                    of_contract(LedgerEntry)
+                    .values("contract_id")
+                    .annotate(sum=Sum("amount"))
+                    .values("sum"),
+                    output_field=money,
+                ),
+                Value(Decimal("0"), output_field=money),
+            ),
+            promises_used=Coalesce(
+                Subquery(
+                    of_contract(PaymentPromise)
+                    .filter(period_key=OuterRef("promise_key"))
+                    .values("contract_id")
+                    .annotate(count=Count("pk"))
+                    .values("count")
+                ),
+                0,
+            ),
+            on_hold=Exists(of_contract(ServiceHold).filter(lifted_at=None)),
+        )
+    )
+
+
+_STANDING = Prepared(_standing)
+
+
+def account_standing(*, contract: Contract) -> Standing:
+    """The contract's balance, oldest overdue invoice, promises used and hold, in one
+    query whatever its history."""
+    (row,) = _STANDING.list(
+        contract=contract.pk,
+        today=contract.provider.today(),
+        prepaid_key=promise_key_prepaid(contract=contract),
+    )
+    # SQLite sums decimals as floats: back to exact cents.
+    return Standing(**{**row, "balance": money_quantize(row["balance"])})
+
+
+def promise_key_prepaid(*, contract: Contract) -> str:
+    """The period a prepaid contract's promise covers: the vigencia that ran out."""
+    return f"vigencia:{contract.paid_until or 'none'}"

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import DateField, F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Contract, Provider, User
-from billing.models import Invoice, LedgerEntry, ServiceChange, ServiceHold
+from billing.models import Invoice, LedgerEntry, ServiceChange
 from billing.recompute import contracts_recompute
 from billing.services import (
     Extension,
@@ -28,7 +28,6 @@ from core.audit import audit_action, audit_entries_record, audit_entry_new
 from core.bulk import rows_insert, rows_update
 from core.locks import rows_locked
 from core.money import money_format, money_quantize
-from core.queries import Param, Prepared
 from notifications.models import Kind
 from notifications.services import Message, notifications_send
 from plans.models import Plan, Promotion
@@ -43,6 +42,7 @@ from .models import (
     PaymentPromise,
     ProcessedEvent,
 )
+from .selectors import Standing, account_standing, promise_key_prepaid
 
 logger = logging.getLogger(__name__)
 
@@ -693,52 +693,33 @@ def _uuid_or_none(value: str) -> uuid.UUID | None:
         return None
 
 
-_HOLD_STANDING = Prepared(
-    lambda: ServiceHold.objects.filter(contract_id=Param("contract"), lifted_at=None).values_list(
-        "pk", flat=True
-    )[:1]
-)
-_OVERDUE_INVOICE = Prepared(
-    lambda: (
-        Invoice.objects.filter(
-            contract_id=Param("contract"),
-            status=Invoice.Status.ISSUED,
-            due_date__lt=Param("today", DateField()),
-            amount_paid__lt=F("total"),
-        )
-        .order_by("due_date")
-        .values_list("number", flat=True)[:1]
-    )
-)
-_PROMISES_MADE = Prepared(
-    lambda: PaymentPromise.objects.filter(
-        contract_id=Param("contract"), period_key=Param("key")
-    ).values_list("pk", flat=True)
-)
+def promise_eligibility(*, contract: Contract, standing: Standing | None = None) -> str | None:
+    """The period a payment promise would cover, or None when none is allowed now.
 
-
-def promise_eligibility(*, contract: Contract) -> str | None:
-    """The period a payment promise would cover, or None when none is allowed now."""
+    `standing`: the contract's `account_standing` when the caller has read it already
+    (Inicio shows its balance); otherwise it is read here, only when the contract's own
+    fields leave the question open."""
     provider = contract.provider
     # A contract suspended for want of credit needs a promise most; one suspended by the
     # ISP or cancelled gets none.
     if provider.promises_per_period == 0 or contract.status == Contract.Status.CANCELLED:
         return None
-    if contract.status == Contract.Status.SUSPENDED and _HOLD_STANDING.list(contract=contract.pk):
-        return None
     today = provider.today()
     if contract.promise_until and contract.promise_until >= today:
         return None
-    if contract.billing_mode == Contract.BillingMode.PREPAID:
-        if contract.paid_until and contract.paid_until > today:
-            return None
-        key = f"vigencia:{contract.paid_until or 'none'}"
+    prepaid = contract.billing_mode == Contract.BillingMode.PREPAID
+    if prepaid and contract.paid_until and contract.paid_until > today:
+        return None
+    standing = standing or account_standing(contract=contract)
+    if contract.status == Contract.Status.SUSPENDED and standing.on_hold:
+        return None
+    if prepaid:
+        key = promise_key_prepaid(contract=contract)
+    elif standing.overdue_invoice is None:
+        return None
     else:
-        overdue = _OVERDUE_INVOICE.list(contract=contract.pk, today=today)
-        key = f"factura:{overdue[0]}" if overdue else None
-    # Counted even when there is nothing to promise, so Inicio costs the same either way.
-    used = len(_PROMISES_MADE.list(contract=contract.pk, key=key or ""))
-    if key is None or used >= provider.promises_per_period:
+        key = f"factura:{standing.overdue_invoice}"
+    if standing.promises_used >= provider.promises_per_period:
         return None
     return key
 

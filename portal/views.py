@@ -14,7 +14,6 @@ from django.views.decorators.http import require_POST
 from accounts.forms import NoticeChannelsForm
 from billing.selectors import (
     invoice_last,
-    ledger_balance,
     service_changes_recent,
     service_next_plan,
 )
@@ -22,7 +21,7 @@ from core.phones import phone_mask
 from core.tenancy import request_contracts
 from notifications.selectors import channel_preference_for
 from notifications.services import channel_preferences_set
-from payments.selectors import payments_pending_for
+from payments.selectors import account_standing, payments_pending_for
 from payments.services import promise_eligibility
 from plans.selectors import promotions_active_for
 
@@ -38,12 +37,16 @@ def home(request: HttpRequest) -> HttpResponse:
     if contract is not None:
         context["promotions"] = promotions_active_for(contract=contract)
         context["pending_payments"] = list(payments_pending_for(contract=contract))
-        context["can_promise"] = promise_eligibility(contract=contract) is not None
+        standing = None
         if contract.billing_mode == contract.BillingMode.PREPAID:
             context["credit_days"] = contract.credit_days()
         else:
             context["last_invoice"] = invoice_last(contract=contract)
-            context["balance"] = ledger_balance(contract=contract)
+            standing = account_standing(contract=contract)
+            context["balance"] = standing.balance
+        context["can_promise"] = (
+            promise_eligibility(contract=contract, standing=standing) is not None
+        )
     return render(request, "portal/home.html", context)
 
 

@@ -21,7 +21,7 @@ handle_domain_validator = RegexValidator(
 
 
 # The active ISPs by host, handle domain and code (accounts.selectors._portals).
-PORTALS_CACHE_KEY = "providers:portals:2"
+PORTALS_CACHE_KEY = "providers:portals:3"
 
 
 class Provider(models.Model):

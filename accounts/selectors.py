@@ -48,22 +48,34 @@ def contract_find_claimable_by_email(
     )
 
 
-def _portals() -> dict[str, dict[str, Provider]]:
-    """The active ISPs by their own host, handle domain, code and id, kept in the cache (no
-    query) and cleared whenever a provider is saved."""
+def _portals() -> dict:
+    """The active ISPs' rows by id, and their ids by own host, handle domain and code: one
+    cache entry, cleared whenever a provider is saved. Plain values, not model instances:
+    every request reads it whole, and unpickling 500 ISPs as models cost 5 ms of CPU
+    (bench/portals_bench.py, docs/performance.md)."""
+    fields = tuple(field.attname for field in Provider._meta.concrete_fields)
     portals = cache.get(PORTALS_CACHE_KEY)
-    if portals is None:
-        providers = list(Provider.objects.filter(is_active=True))
+    # A map written before the model changed (a deployment) is read again.
+    if portals is None or portals["fields"] != fields:
+        rows = [
+            dict(zip(fields, row, strict=True))
+            for row in Provider.objects.filter(is_active=True).values_list(*fields)
+        ]
         portals = {
-            "host": {
-                provider.portal_host: provider for provider in providers if provider.portal_host
-            },
-            "handle": {provider.handle_domain: provider for provider in providers},
-            "code": {provider.code: provider for provider in providers},
-            "id": {provider.pk: provider for provider in providers},
+            "fields": fields,
+            "id": {row["id"]: tuple(row.values()) for row in rows},
+            "host": {row["portal_host"]: row["id"] for row in rows if row["portal_host"]},
+            "handle": {row["handle_domain"]: row["id"] for row in rows},
+            "code": {row["code"]: row["id"] for row in rows},
         }
         cache.set(PORTALS_CACHE_KEY, portals, timeout=300)
     return portals
+
+
+def _portal(by: str, key) -> Provider | None:
+    portals = _portals()
+    row = portals["id"].get(key if by == "id" else portals[by].get(key))
+    return None if row is None else Provider.from_db(Provider.objects.db, portals["fields"], row)
 
 
 def provider_for_host(*, host: str) -> Provider | None:
@@ -72,18 +84,18 @@ def provider_for_host(*, host: str) -> Provider | None:
     host = host.split(":", 1)[0].lower().rstrip(".")
     domain = settings.ANTENA_DOMAIN
     if domain and host.endswith(f".{domain}"):
-        return _portals()["handle"].get(host.removesuffix(f".{domain}"))
-    return _portals()["host"].get(host)
+        return _portal("handle", host.removesuffix(f".{domain}"))
+    return _portal("host", host)
 
 
 def provider_for_code(*, code: str) -> Provider | None:
     """The ISP of a /p/<code>/ portal."""
-    return _portals()["code"].get(code)
+    return _portal("code", code)
 
 
 def provider_for_id(*, provider_id: int | None) -> Provider | None:
     """An active ISP by id, from the same map (a signed-in login's ISP on the bare routes)."""
-    return _portals()["id"].get(provider_id)
+    return _portal("id", provider_id)
 
 
 def provider_only_active() -> Provider | None:

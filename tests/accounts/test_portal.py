@@ -299,3 +299,41 @@ def test_an_isps_portal_costs_no_provider_query_once_read(client, kona, settings
     kona.name = "KONA Internet"
     kona.save()  # saved: the next request reads it again
     assert "KONA Internet" in client.get(path, HTTP_HOST=host).text
+
+
+def test_a_portals_map_cached_before_a_deployment_changed_the_isp_is_read_again(
+    client, kona, settings
+):
+    """A map written by the code before a deployment that added a field to the ISP is not
+    used as is: the portal would show the ISP without that field."""
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import PORTALS_CACHE_KEY
+
+    settings.ALLOWED_HOSTS = ["portal.kona.mx"]
+    kona.portal_host = "portal.kona.mx"
+    kona.tagline = "Internet en todo el valle"
+    kona.save()
+    client.get("/accounts/login/", HTTP_HOST="portal.kona.mx")
+    old = cache.get(PORTALS_CACHE_KEY)
+    without_tagline = old["fields"].index("tagline")
+    cache.set(
+        PORTALS_CACHE_KEY,
+        {
+            **old,
+            "fields": old["fields"][:without_tagline] + old["fields"][without_tagline + 1 :],
+            "id": {
+                pk: row[:without_tagline] + row[without_tagline + 1 :]
+                for pk, row in old["id"].items()
+            },
+        },
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get("/accounts/login/", HTTP_HOST="portal.kona.mx").text
+
+    assert "Internet en todo el valle" in page
+    assert len([q for q in queries.captured_queries if "accounts_provider" in q["sql"]]) == 1
+    assert cache.get(PORTALS_CACHE_KEY)["fields"] == old["fields"]

@@ -119,17 +119,34 @@ def contract_claimable_get(*, contract_id: int) -> Contract | None:
 _CONTRACTS_OF_USER = Prepared(
     lambda: (
         Contract.objects.filter(user_id=Param("user"))
-        .select_related("plan", "zone")
+        .select_related("user", "plan", "zone")
         .order_by("claimed_at", "pk")
     )
 )
+_USER_BY_ID = Prepared(lambda: User.objects.filter(pk=Param("user")))
+
+
+def login_with_contracts(*, user_id: int) -> User | None:
+    """A session's login with its contracts (`contracts_for`) in one query; a login with
+    none (staff) by a second one. Every subscriber page needs both (docs/performance.md)."""
+    contracts = _CONTRACTS_OF_USER.list(user=user_id)
+    if not contracts:
+        return next(iter(_USER_BY_ID.list(user=user_id)), None)
+    user = contracts[0].user
+    for contract in contracts:
+        contract.user = user
+    user.contracts_read = contracts
+    return user
 
 
 def contracts_for(*, user: User) -> list[Contract]:
-    """The contracts a subscriber has claimed, with what their pages show. Their ISP is
+    """The contracts a subscriber has claimed, with what their pages show: those read
+    with the login when the session's login came from `login_with_contracts`. Their ISP is
     the login's (a login claims contracts of its own ISP only), which on an ISP's portal
     is the portal's, already loaded: no join on every page (docs/performance.md)."""
-    contracts = _CONTRACTS_OF_USER.list(user=user.pk)
+    contracts = getattr(user, "contracts_read", None)
+    if contracts is None:
+        contracts = _CONTRACTS_OF_USER.list(user=user.pk)
     for contract in contracts:
         if contract.provider_id == user.provider_id:
             contract.provider = user.provider

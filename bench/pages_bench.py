@@ -128,6 +128,7 @@ GOAL_P99_MS = 50.0
 NOISY = 0.20
 # --in-process: the pages take up to this many turns each, of 100 requests or more.
 ROUNDS = 4
+PASSWORD = "bench-2026-clave"  # every bench login's (hashed with MD5: no one signs in here)
 # What a phone's browser sends with each page, besides the cookie and what the proxy adds.
 BROWSER_HEADERS = {
     "User-Agent": "Mozilla/5.0 (Linux; Android 13) AppleWebKit/537.36 Chrome/120 Mobile",
@@ -403,7 +404,7 @@ def _seed(*, contracts: int, subscribers: int, months: int) -> tuple[list[Subscr
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
         for number, contract in enumerate(claimed):
             users[contract.pk] = contract_claim(
-                contract_id=contract.pk, name=f"abonado{number:03d}", password="bench-2026-clave"
+                contract_id=contract.pk, name=f"abonado{number:03d}", password=PASSWORD
             )
 
     # Invoice numbers are gapless per ISP in the order they were issued: month by month,
@@ -662,9 +663,10 @@ def _sessions(subscribers: list[Subscriber]) -> None:
     from importlib import import_module
 
     from django.conf import settings
-    from django.contrib.auth import login
+    from django.contrib.auth import authenticate, login
     from django.http import HttpRequest
     from django.middleware.csrf import CSRF_ALLOWED_CHARS
+    from django.test.utils import override_settings
     from django.utils.crypto import get_random_string
 
     from accounts.models import User
@@ -675,8 +677,12 @@ def _sessions(subscribers: list[Subscriber]) -> None:
         request = HttpRequest()
         request.META["REMOTE_ADDR"] = each.address
         request.session = engine.SessionStore()
-        # The backend a sign-in through our login form records (allauth's).
-        login(request, users[each.username], backend=settings.AUTHENTICATION_BACKENDS[-1])
+        # Signed in as the login form does (allauth's adapter asks `authenticate`): the
+        # session records the backend that answers first, which reads it back on every page.
+        with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+            user = authenticate(request, username=each.username, password=PASSWORD)
+        assert user == users[each.username], each.username
+        login(request, user)
         request.session.save()
         each.cookie = request.session.session_key
         each.csrf_secret = get_random_string(32, allowed_chars=CSRF_ALLOWED_CHARS)

@@ -168,10 +168,11 @@ AUTH_USER_MODEL = "accounts.User"
 # How core.tenancy finds a subscriber's contracts (the only way a subscriber reaches rows).
 SUBSCRIBER_CONTRACTS = "accounts.selectors.contracts_for"
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    # allauth's, reading a session's login more cheaply. Sessions signed in through
-    # allauth's own backend (before 1 December 2026) end once: their holders sign in again.
+    # allauth's, reading a session's login with its contracts in one query. First, so that
+    # a sign-in (the portal's form, the admin's) records it in the session.
     "accounts.backends.PortalAuthenticationBackend",
+    # Only for the sessions it signed in, while it came first (until 1 December 2026).
+    "django.contrib.auth.backends.ModelBackend",
 ]
 # Argon2id first (accounts.hashers: its parameters and why); PBKDF2 hashes of earlier
 # installs still verify and are rehashed with Argon2id at the next sign-in.

@@ -231,9 +231,9 @@ def _history(contract, plans, size):
     contracts_recompute(contract_ids=[contract.pk])
 
 
-# User, contracts (with provider, plan and zone), next plan, service changes (the session
-# comes from the cache).
-SERVICES_QUERIES = 4
+# The login with its contracts (with plan and zone), next plan, service changes (the
+# session comes from the cache, the ISP from the portals' map).
+SERVICES_QUERIES = 3
 
 
 @pytest.mark.parametrize("size", [1, 30])

@@ -205,3 +205,27 @@ def test_invoice_detail_costs_the_same_at_any_history_size(client):
             assert client.get(f"/facturas/{invoice.number}/").status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1] == counts[2] <= 10, counts
+
+
+def test_a_signed_in_page_reads_the_login_and_its_contracts_in_one_query(client):
+    """Signed in through the form, as subscribers are: the session's login comes back on
+    every page with its contracts, in one query."""
+    provider = ProviderFactory(code="111", handle_domain="kona")
+    user = UserFactory(provider=provider, username="juan@kona")
+    user.set_password("Clave-Segura-2026!")
+    user.save()
+    first = ContractFactory(provider=provider, user=user)
+    second = ContractFactory(provider=provider, user=user)
+    client.post("/accounts/login/", {"login": "juan@kona", "password": "Clave-Segura-2026!"})
+    client.get("/cuenta/")
+
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get("/cuenta/").text
+
+    reads = [
+        query["sql"]
+        for query in queries.captured_queries
+        if 'FROM "accounts_user"' in query["sql"] or 'FROM "accounts_contract"' in query["sql"]
+    ]
+    assert len(reads) == 1, reads
+    assert f">Contrato {first.number}<" in page and f">Contrato {second.number}<" in page

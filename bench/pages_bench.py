@@ -37,9 +37,10 @@ Then --subscribers claimed logins (`accounts.services.contract_claim`, half prep
 postpaid, passwords hashed with MD5 for speed: sign-in is not measured), a pending
 reference for one in four of them, the recompute (`contracts_recompute`: vigencias and
 suspensions from the periods), VACUUM ANALYZE and a CHECKPOINT. Each subscriber gets a
-session through the session engine of the settings, as a sign-in leaves it
-(`django.contrib.auth.login`), and the cookie is kept, with a CSRF cookie as a browser
-that has been given one sends it.
+session through the session engine of the settings, as a sign-in through the login form
+leaves it (`authenticate` with the password, then `login`: the session records the
+backend that accepted it), and the cookie is kept, with a CSRF cookie as a browser that
+has been given one sends it.
 
 Server: `scripts/web.sh` itself (migrate, then gunicorn with its flags, WEB_CONCURRENCY
 unset unless --workers: 2 per CPU) on a free port of 127.0.0.1, its access and error log

@@ -84,8 +84,9 @@ page, the pages taking turns of 100 or more so that a drift of the machine weigh
 all alike: CPU per request of this process (process_time), of its PostgreSQL backend and
 of Redis, SQL statements per request, against /healthz. --profile DIR adds a cProfile
 of each page (DIR/<page>.prof, wall clock: waits on PostgreSQL and Redis show as their
-drivers' reads) and prints its top 25 functions by cumulative time, then its top 15 by
-own time.
+drivers' reads) and prints its Python calls per request (a count the machine's speed
+does not move, to compare two versions by), its top 25 functions by cumulative time,
+then its top 15 by own time.
 
 Printed with the figures: the machine (nproc, CPU model, `date`), the versions, the
 settings that matter here (session engine, CONN_MAX_AGE, health checks, workers).
@@ -1487,7 +1488,10 @@ def _run_in_process(args, *, subscribers, pages) -> None:
             profiler.disable()
             target = profile_dir / f"{page.slug}.prof"
             profiler.dump_stats(target)
+            calls = pstats.Stats(profiler).total_calls / args.requests
             print(f"\n--- cProfile of {page.label}, {args.requests} requests ({target}) ---")
+            # A count the machine's speed does not move: compare versions by it.
+            print(f"{calls:,.0f} Python calls per request")
             print(_profile_top(profiler, "cumulative", 25))
             # The cumulative list is mostly middleware wrapping middleware; where the time
             # is actually spent shows better by each function's own time.

@@ -3,7 +3,7 @@
 import datetime
 from decimal import Decimal
 
-from django.db.models import F, Sum, Window
+from django.db.models import F, QuerySet, Sum, Window
 
 from accounts.models import Contract, User
 from core.money import money_quantize
@@ -12,15 +12,20 @@ from plans.models import Plan
 
 from .models import Invoice, InvoiceLine, LedgerEntry, ServiceChange, ServicePeriod
 
-_BALANCE = Prepared(
-    lambda: (
-        LedgerEntry.objects.filter(contract_id=Param("contract"))
+
+def ledger_totals(contract) -> QuerySet:
+    """The sum of a contract's entries, one row of `total` (none without entries):
+    `contract` is a value, a `Param` or an `OuterRef` (a subquery's contract)."""
+    return (
+        LedgerEntry.objects.filter(contract_id=contract)
         .values("contract_id")
         .annotate(total=Sum("amount"))
         .order_by()
-        .values_list("total", flat=True)
+        .values("total")
     )
-)
+
+
+_BALANCE = Prepared(lambda: ledger_totals(Param("contract")).values_list("total", flat=True))
 
 
 def ledger_balance(*, contract: Contract) -> Decimal:

@@ -16,7 +16,6 @@ from django.db.models import (
     OuterRef,
     Q,
     Subquery,
-    Sum,
     Value,
     When,
 )
@@ -25,7 +24,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Contract, User
-from billing.models import Invoice, LedgerEntry, ServiceHold
+from billing.models import Invoice, ServiceHold
+from billing.selectors import ledger_totals
 from core.money import money_quantize
 from core.queries import Param, Prepared
 from plans.models import Plan
@@ -143,19 +143,13 @@ def _standing():
                     billing_mode=Contract.BillingMode.PREPAID,
                     then=Param("prepaid_key", CharField()),
                 ),
-                default=Concat(Value("factura:"), Subquery(overdue), output_field=CharField()),
+                default=Concat(Value("factura:"), "overdue_invoice", output_field=CharField()),
             ),
         )
         .values(
             "overdue_invoice",
             balance=Coalesce(
-                Subquery(
-                    of_contract(LedgerEntry)
-                    .values("contract_id")
-                    .annotate(sum=Sum("amount"))
-                    .values("sum"),
-                    output_field=money,
-                ),
+                Subquery(ledger_totals(OuterRef("pk")), output_field=money),
                 Value(Decimal("0"), output_field=money),
             ),
             promises_used=Coalesce(

@@ -51,7 +51,7 @@ def contract_find_claimable_by_email(
 def _portals() -> dict:
     """The active ISPs' rows by id, and their ids by own host, handle domain and code: one
     cache entry, cleared whenever a provider is saved. Plain values, not model instances:
-    every request reads it whole, and unpickling 500 ISPs as models cost 5 ms of CPU
+    every request reads it whole, and reading 500 ISPs as models cost 4–5 ms of CPU
     (bench/portals_bench.py, docs/performance.md)."""
     fields = tuple(field.attname for field in Provider._meta.concrete_fields)
     portals = cache.get(PORTALS_CACHE_KEY)

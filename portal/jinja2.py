@@ -13,7 +13,7 @@ from django.template.backends.utils import csrf_input
 from django.template.defaultfilters import capfirst, linebreaks_filter, linebreaksbr
 from django.template.loader import render_to_string
 from django.templatetags.static import static
-from django.urls import get_script_prefix, reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import translation
 from django.utils.functional import SimpleLazyObject
 from jinja2 import ChainableUndefined, Environment
@@ -23,8 +23,26 @@ from accounts.templatetags.antena import day, grouped, longday, money
 
 
 def url(name: str, *args) -> str:
-    """{{ url("invoice_detail", invoice.number) }}, as {% url %} in Django's templates."""
-    return reverse(name, args=args)
+    """{{ url("invoice_detail", invoice.number) }}, as {% url %} in Django's templates.
+
+    An address depends only on the URLconf, the script prefix (an ISP's /p/<code>/), the
+    route and its arguments, so each is reversed once per process and kept (a bounded
+    LRU): Django's `reverse` costs 25–65 µs, and a page of Facturas asks for 20 or more
+    (docs/performance.md, "the layout's addresses")."""
+    return _reversed(get_urlconf(), get_script_prefix(), name, args)
+
+
+@functools.lru_cache(maxsize=4096)
+def _reversed(urlconf: str | None, prefix: str, name: str, args: tuple) -> str:
+    # The prefix is the request's, active while reversing: a key, not an input.
+    return reverse(name, urlconf=urlconf, args=args)
+
+
+@functools.lru_cache(maxsize=256)
+def static_url(path: str) -> str:
+    """{{ static("css/antena.css") }}: the file's hashed address from the manifest, which a
+    deployment does not change while a process runs; once per process (18–26 µs each)."""
+    return static(path)
 
 
 def csrf_input_once(request) -> dict:
@@ -80,7 +98,7 @@ def environment(**options) -> Environment:
     )
     env.globals.update(
         url=url,
-        static=static,
+        static=static_url,
         shared=shared,
         languages=languages,
         get_language=translation.get_language,

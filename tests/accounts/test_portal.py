@@ -56,6 +56,21 @@ def test_a_subscriber_signs_in_and_stays_on_the_isps_portal(client, juan):
     assert 'href="/p/111/facturas/"' in home.text or 'href="/p/111/estado-de-cuenta/"' in home.text
 
 
+def test_each_address_keeps_to_the_portal_it_is_shown_on(client, kona, interatos):
+    # Addresses are reversed once per process and kept: the portal's prefix is part of
+    # what is kept, so neither portal's links leak into the other's or the bare routes'.
+    for path, prefix in [
+        ("/p/111/", "/p/111/"),
+        ("/", "/"),
+        ("/p/222/", "/p/222/"),
+        ("/p/111/", "/p/111/"),
+    ]:
+        page = client.get(f"{path}accounts/login/")
+
+        assert f'action="{prefix}accounts/login/"' in page.text, path
+        assert f'href="{prefix}cuenta/crear/"' in page.text, path
+
+
 def test_another_isps_subscriber_cannot_sign_in_on_this_portal(client, juan, interatos):
     response = client.post("/p/222/accounts/login/", {"login": "juan@kona", "password": PASSWORD})
 

@@ -58,7 +58,8 @@ MIDDLEWARE = [
     "django.middleware.gzip.GZipMiddleware",
     # Webhooks go straight to their view from here: no session, language or login.
     "portal.middleware.StatelessPathsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    # django-csp's, with the header built once per process (core/middleware.py).
+    "core.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -89,3 +89,18 @@ def test_what_a_signed_in_person_sees_is_never_cached(signed_in, juan):
         response = signed_in.get(url)
         assert response.status_code == 200, url
         assert set(response["Cache-Control"].split(", ")) >= {"private", "no-store"}, url
+
+
+def test_each_page_carries_the_policy_of_the_settings_with_its_own_nonce(signed_in):
+    # The header is written once per process (core.middleware) and must say what
+    # django-csp would build from the settings for each request's nonce.
+    from csp.utils import build_policy
+
+    first, second = signed_in.get("/"), signed_in.get("/")
+
+    nonces = [policy(page)["style-src"].split("'nonce-")[1].rstrip("'") for page in (first, second)]
+    assert nonces[0] != nonces[1]
+    for page, nonce in zip((first, second), nonces, strict=True):
+        assert f'<style nonce="{nonce}">' in page.content.decode()
+        assert page["Content-Security-Policy"] == build_policy(nonce=nonce)
+    assert signed_in.get("/accounts/login/")["Content-Security-Policy"] == build_policy()

@@ -134,6 +134,7 @@ def _standing():
     money = DecimalField(max_digits=14, decimal_places=2)
     return (
         Contract.objects.filter(pk=Param("contract"))
+        .order_by()  # one row: not the model's order, which joins the ISP for its code
         .annotate(
             overdue_invoice=Subquery(overdue),
             # A prepaid promise covers the vigencia that ran out, a postpaid one the oldest
